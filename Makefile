@@ -1,0 +1,48 @@
+# Deepfake-detection experiment suite. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# torch is installed first, capped at the newest release this project's machines carry on disk
+# (2.14.1, a CUDA build that also runs on CPU). Override for another build, e.g.
+#   make setup TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cu126"
+TORCH_SPEC ?= "torch>=2.2,<=2.14.1" "torchvision>=0.17,<=0.29.1"
+SMOKE := --config experiments/dual_level.yaml --config experiments/smoke/dual_level.yaml
+DEMO_RUN ?= demo
+
+.PHONY: help setup demo test test-all lint typecheck clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the suite with its dev tools
+
+demo: $(STAMP) ## Train and test DualLevelAUCNet on the synthetic set on CPU, print test metrics
+	$(VENV)/bin/lightning fit $(SMOKE) --run_name $(DEMO_RUN)
+	$(VENV)/bin/lightning test $(SMOKE) --run_name $(DEMO_RUN) --ckpt_path best
+
+test: $(STAMP) ## Run the test suite (what CI runs)
+	$(PY) -m pytest -q
+
+test-all: $(STAMP) ## Run the test suite including tests marked slow
+	$(PY) -m pytest -q -m "slow or not slow"
+
+lint: $(STAMP) ## Check style with ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP) ## Static type check with mypy
+	$(VENV)/bin/mypy
+
+clean: ## Remove generated data, runs and results (keeps .venv)
+	rm -rf data runs results wandb

@@ -1,0 +1,117 @@
+"""A dataset of fixed-length face clips, one per video."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from datamodules.face_crop import crop_and_resize, square_crop_box
+from datamodules.sampling import evenly_spaced_indices
+from datamodules.sources.base import VideoRecord
+from datamodules.video_io import VideoDecodeError, decode_frames
+from deepfake_suite.errors import SuiteError
+
+
+def load_sidecar(video_path: Path) -> dict[str, Any]:
+    """Per-video annotations next to the video (``x.mp4`` -> ``x.json``): face boxes, frame labels."""
+    sidecar = video_path.with_suffix(".json")
+    if not sidecar.is_file():
+        return {}
+    try:
+        return json.loads(sidecar.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SuiteError(f"cannot read annotations {sidecar}: {error}") from None
+
+
+class ClipDataset(Dataset):
+    """Clips of ``clip_len`` evenly spaced face crops per video.
+
+    Each item is a dict:
+        ``frames``: uint8 (T, 3, S, S) face crops (normalisation happens on the device),
+        ``mask``: bool (T,), False for frames that repeat the last one to pad a short video,
+        ``frame_labels``: float (T,), per-frame fake labels (a video's label when not annotated),
+        ``label``: float, the video's label (1 = fake),
+        ``video_id``: str, unique across datasets,
+        ``index``: int, the item's position, so that duplicates added by distributed samplers
+        can be recognised.
+
+    Args:
+        records: Videos of one split, each with a known ``n_frames``.
+        clip_len: Frames per clip (T).
+        frame_size: Side of the square crops (S).
+        face_margin: Crop margin around the face box, as a fraction of the box's longer side.
+        preload: Decode every clip once up front (small datasets: no decoding per epoch). Videos
+            that cannot be decoded are then skipped with a warning naming the file.
+        num_threads: Threads used to preload.
+    """
+
+    def __init__(
+        self,
+        records: list[VideoRecord],
+        clip_len: int,
+        frame_size: int,
+        face_margin: float = 0.3,
+        preload: bool = False,
+        num_threads: int = 2,
+    ) -> None:
+        self.records = records
+        self.clip_len = clip_len
+        self.frame_size = frame_size
+        self.face_margin = face_margin
+        self._cache: list[dict[str, Any]] | None = None
+        if preload:
+            with ThreadPoolExecutor(max(1, num_threads)) as pool:
+                loaded = list(pool.map(self._try_load, range(len(records))))
+            self.records = [r for r, item in zip(records, loaded, strict=True) if item is not None]
+            self._cache = [item for item in loaded if item is not None]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = self._cache[index] if self._cache is not None else self._load(index)
+        return {**item, "index": index}
+
+    def _try_load(self, index: int) -> dict[str, Any] | None:
+        try:
+            return self._load(index)
+        except VideoDecodeError as error:
+            warnings.warn(f"skipping video: {error}", stacklevel=2)
+            return None
+
+    def _load(self, index: int) -> dict[str, Any]:
+        record = self.records[index]
+        sidecar = load_sidecar(record.path)
+        indices, mask = evenly_spaced_indices(record.n_frames, self.clip_len)
+        boxes = sidecar.get("boxes")
+
+        def crop(frame: np.ndarray, frame_index: int) -> np.ndarray:
+            box = boxes[frame_index] if boxes is not None and frame_index < len(boxes) else None
+            height, width = frame.shape[:2]
+            return crop_and_resize(
+                frame, square_crop_box(box, width, height, self.face_margin), self.frame_size
+            )
+
+        crops = decode_frames(record.path, indices, crop)
+        # A file shorter than its recorded frame count: pad with the last decoded frame.
+        mask[len(crops) :] = False
+        crops += [crops[-1]] * (self.clip_len - len(crops))
+        frames = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+        frame_labels = np.full(self.clip_len, float(record.label), dtype=np.float32)
+        if "frame_labels" in sidecar:
+            annotated = np.asarray(sidecar["frame_labels"], dtype=np.float32)
+            frame_labels = annotated[np.minimum(indices, len(annotated) - 1)]
+        return {
+            "frames": frames,
+            "mask": torch.from_numpy(mask),
+            "frame_labels": torch.from_numpy(frame_labels),
+            "label": torch.tensor(float(record.label)),
+            "video_id": record.video_id,
+        }

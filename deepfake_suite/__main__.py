@@ -1,0 +1,3 @@
+from deepfake_suite.cli import main
+
+main()

@@ -1,0 +1,225 @@
+"""DualLevelAUCNet: Pu et al., "Learning a deep dual-level network for robust DeepFake detection" (2022).
+
+A CNN encodes each face, a GRU (or LSTM) runs over the clip, one head scores every frame and
+one scores the mean-pooled sequence; both levels train with alpha * BCE + (1 - alpha) * AUC loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import OptimizerCallable
+from torch import Tensor, nn
+
+from lightning_modules.backbones import create_backbone
+from losses.dual_level_loss import DualLevelLoss
+from metrics.detection import DEFAULT_P_TARGETS, detection_metrics
+
+
+def paper_adam(params: Iterable[Any]) -> torch.optim.Optimizer:
+    """Adam with the paper's learning rate, 1e-4 (section 4.2.3)."""
+    return torch.optim.Adam(params, lr=1e-4)
+
+
+class DualLevelNet(nn.Module):
+    """Backbone -> temporal RNN -> frame head on every step and video head on the masked mean.
+
+    Args:
+        backbone: A module mapping (B, 3, H, W) to (B, F) features.
+        feature_dim: F.
+        temporal: ``gru`` (paper), ``lstm``, or ``none`` (the ablation without a temporal module).
+        hidden_size: RNN width (paper: 256).
+        num_layers: RNN depth (paper: 3).
+        init_std: Std of the normal init of the layers after the CNN (paper: 0.01, biases 0);
+            ``None`` keeps PyTorch's default init.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        feature_dim: int,
+        temporal: Literal["gru", "lstm", "none"] = "gru",
+        hidden_size: int = 256,
+        num_layers: int = 3,
+        init_std: float | None = 0.01,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        if temporal == "none":
+            self.temporal: nn.Module | None = None
+            self.project: nn.Module = nn.Linear(feature_dim, hidden_size)
+        else:
+            rnn = nn.GRU if temporal == "gru" else nn.LSTM
+            self.temporal = rnn(feature_dim, hidden_size, num_layers=num_layers, batch_first=True)
+            self.project = nn.Identity()
+        self.frame_head = nn.Linear(hidden_size, 1)
+        self.video_head = nn.Linear(hidden_size, 1)
+        if init_std is not None:
+            self._init_new_layers(init_std)
+
+    def _init_new_layers(self, std: float) -> None:
+        # Section 4.2.3: layers after the CNN start from N(0, 0.01) weights and zero biases.
+        for module in (self.temporal, self.project, self.frame_head, self.video_head):
+            if module is None:
+                continue
+            for name, param in module.named_parameters():
+                if "weight" in name:
+                    nn.init.normal_(param, mean=0.0, std=std)
+                elif "bias" in name:
+                    nn.init.zeros_(param)
+
+    def forward(self, frames: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Args: frames (N, T, 3, H, W) normalised; mask bool (N, T), False on padding.
+
+        Returns:
+            ``(frame_logits (N, T), video_logits (N,))``.
+        """
+        n, t = frames.shape[:2]
+        features = self.backbone(frames.flatten(0, 1)).reshape(n, t, -1)
+        if self.temporal is not None:
+            # The RNN is causal, so padding appended at the end cannot change the valid steps.
+            hidden, _ = self.temporal(features)
+        else:
+            hidden = self.project(features)
+        frame_logits = self.frame_head(hidden).squeeze(-1)
+        weights = mask.to(hidden.dtype).unsqueeze(-1)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+        video_logits = self.video_head(pooled).squeeze(-1)
+        return frame_logits, video_logits
+
+
+class DualLevelAUCNet(LightningModule):
+    """The dual-level detector with its joint BCE + AUC loss, as a LightningModule.
+
+    Scores are logits of fake (label 1); metrics use their sigmoid. Video-level scores come from
+    the video head, not from averaging frames.
+
+    Args:
+        backbone: timm model name (paper: ResNet-50 with ImageNet weights, ``resnet50.tv_in1k``).
+        pretrained: ``True``, ``False`` or a local weight file (see :func:`create_backbone`).
+        temporal: ``gru`` (paper), ``lstm`` or ``none``.
+        hidden_size: RNN width (paper: 256).
+        num_layers: RNN depth (paper: 3).
+        alpha: BCE weight in each level's loss (paper: 0.5).
+        beta: Video-level weight in the total loss (paper: 0.5).
+        gamma: AUC-loss margin (paper: 0.15).
+        p: AUC-loss exponent (paper: 2).
+        optimizer: Optimizer factory (paper: Adam, lr 1e-4).
+        p_targets: Target priors for minDCF.
+        threshold: Probability above which ACC counts a prediction as fake.
+        channels_last: Run the CNN in channels-last memory format (faster on GPUs).
+        init_std: Init std of the RNN and heads (paper: 0.01); ``None`` for PyTorch's default,
+            which lets a small CNN trained from scratch start learning sooner.
+    """
+
+    def __init__(
+        self,
+        backbone: str = "resnet50.tv_in1k",
+        pretrained: bool | str = True,
+        temporal: Literal["gru", "lstm", "none"] = "gru",
+        hidden_size: int = 256,
+        num_layers: int = 3,
+        alpha: float = 0.5,
+        beta: float = 0.5,
+        gamma: float = 0.15,
+        p: float = 2.0,
+        optimizer: OptimizerCallable = paper_adam,
+        p_targets: Sequence[float] = DEFAULT_P_TARGETS,
+        threshold: float = 0.5,
+        channels_last: bool = False,
+        init_std: float | None = 0.01,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer"])
+        cnn = create_backbone(backbone, pretrained)
+        self.net = DualLevelNet(cnn, cnn.num_features, temporal, hidden_size, num_layers, init_std)
+        self.criterion = DualLevelLoss(alpha=alpha, beta=beta, gamma=gamma, p=p)
+        self.optimizer_factory = optimizer
+        self.channels_last = channels_last
+        mean = torch.tensor(cnn.pretrained_cfg.get("mean", (0.485, 0.456, 0.406)))
+        std = torch.tensor(cnn.pretrained_cfg.get("std", (0.229, 0.224, 0.225)))
+        self.register_buffer("pixel_mean", mean.view(1, 1, 3, 1, 1) * 255.0, persistent=False)
+        self.register_buffer("pixel_std", std.view(1, 1, 3, 1, 1) * 255.0, persistent=False)
+        self.metrics = nn.ModuleDict(
+            {
+                f"{stage}_{level}": detection_metrics(f"{stage}/{level}_", p_targets, threshold)
+                for stage in ("val", "test")
+                for level in ("video", "frame")
+            }
+        )
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """Args: batch with ``frames`` uint8 (N, T, 3, H, W) and ``mask`` (N, T).
+
+        Returns:
+            ``{"frame": (N, T) logits, "video": (N,) logits}``.
+        """
+        frames = (batch["frames"].float() - self.pixel_mean) / self.pixel_std
+        if self.channels_last:
+            n, t = frames.shape[:2]
+            frames = frames.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, (n, t))
+        frame_logits, video_logits = self.net(frames, batch["mask"])
+        return {"frame": frame_logits, "video": video_logits}
+
+    def _step(self, batch: dict[str, Any], stage: str) -> Tensor:
+        logits = self(batch)
+        losses = self.criterion(
+            logits["video"], batch["label"], logits["frame"], batch["frame_labels"], batch["mask"]
+        )
+        batch_size = batch["label"].shape[0]
+        on_step = stage == "train"
+        self.log(
+            f"{stage}/loss",
+            losses["loss"],
+            prog_bar=True,
+            on_step=on_step,
+            on_epoch=True,
+            batch_size=batch_size,
+        )
+        for name in ("video_loss", "frame_loss"):
+            self.log(f"{stage}/{name}", losses[name], on_step=False, on_epoch=True, batch_size=batch_size)
+        if stage in ("val", "test"):
+            mask = batch["mask"]
+            self.metrics[f"{stage}_video"].update(logits["video"].sigmoid(), batch["label"].long())
+            self.metrics[f"{stage}_frame"].update(
+                logits["frame"][mask].sigmoid(), batch["frame_labels"][mask].long()
+            )
+        return losses["loss"]
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        for level in ("video", "frame"):
+            collection = self.metrics[f"{stage}_{level}"]
+            # The sanity check sees a couple of batches, often of one class: nothing to report.
+            if not self.trainer.sanity_checking:
+                self.log_dict(collection.compute(), prog_bar=level == "video" and stage == "val")
+            collection.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        logits = self(batch)
+        frame_scores = logits["frame"].sigmoid()
+        return {
+            "video_id": list(batch["video_id"]),
+            "score": logits["video"].sigmoid(),
+            "frame_scores": [s[m] for s, m in zip(frame_scores, batch["mask"], strict=True)],
+        }
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(self.parameters())

@@ -1,0 +1,156 @@
+"""Clip sampling, face crops, the manifest checks and bad videos."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from datamodules import ClipDataModule
+from datamodules.clip_dataset import ClipDataset, load_sidecar
+from datamodules.face_crop import crop_and_resize, square_crop_box
+from datamodules.leakage import check_split_integrity
+from datamodules.sampling import evenly_spaced_indices
+from datamodules.sources import FolderSource, SyntheticSource, read_manifest
+from deepfake_suite.errors import DataLeakError, SuiteError
+from tests.conftest import TINY_SOURCE
+
+
+def test_evenly_spaced_indices_cover_the_whole_video() -> None:
+    indices, mask = evenly_spaced_indices(10, 4)
+    assert indices.tolist() == [0, 3, 6, 9]
+    assert mask.all()
+    indices, _ = evenly_spaced_indices(300, 300)
+    assert indices.tolist() == list(range(300))
+    indices, _ = evenly_spaced_indices(301, 300)
+    assert len(set(indices.tolist())) == 300 and indices[-1] == 300
+
+
+def test_short_video_is_padded_with_its_last_frame_and_masked() -> None:
+    indices, mask = evenly_spaced_indices(3, 5)
+    assert indices.tolist() == [0, 1, 2, 2, 2]
+    assert mask.tolist() == [True, True, True, False, False]
+
+
+@pytest.mark.parametrize(("n_frames", "clip_len"), [(0, 4), (4, 0)])
+def test_bad_sampling_arguments_raise(n_frames: int, clip_len: int) -> None:
+    with pytest.raises(ValueError):
+        evenly_spaced_indices(n_frames, clip_len)
+
+
+def test_square_crop_is_centred_on_the_box_with_margin() -> None:
+    assert square_crop_box((10, 20, 30, 60), 100, 100, margin=0.5) == (-10, 10, 50, 70)
+    assert square_crop_box(None, 160, 100, margin=0.3) == (30, 0, 130, 100)
+
+
+def test_crop_pads_outside_the_frame_with_black() -> None:
+    frame = np.full((10, 10, 3), 200, dtype=np.uint8)
+    crop = crop_and_resize(frame, (-10, -10, 10, 10), size=20)
+    assert crop.shape == (20, 20, 3)
+    assert crop[:10, :10].max() == 0 and crop[10:, 10:].min() == 200
+
+
+def test_clip_items_have_the_documented_shapes(tiny_synthetic_root: Path) -> None:
+    records = read_manifest(tiny_synthetic_root / "manifest.csv", tiny_synthetic_root)
+    short = replace(records[0], n_frames=TINY_SOURCE["num_frames"])
+    dataset = ClipDataset([short], clip_len=16, frame_size=32)
+    item = dataset[0]
+    assert item["frames"].shape == (16, 3, 32, 32) and item["frames"].dtype == torch.uint8
+    assert item["mask"].sum().item() == TINY_SOURCE["num_frames"]
+    assert torch.equal(item["frames"][-1], item["frames"][TINY_SOURCE["num_frames"] - 1])
+    assert item["frame_labels"].shape == (16,)
+    assert item["label"].item() == short.label
+    assert item["video_id"] == short.video_id
+
+
+def test_face_crop_follows_the_annotated_box(tiny_synthetic_root: Path, tmp_path: Path) -> None:
+    record = read_manifest(tiny_synthetic_root / "manifest.csv", tiny_synthetic_root)[0]
+    sidecar = load_sidecar(record.path)
+    tight = ClipDataset([record], clip_len=4, frame_size=32, face_margin=0.0)[0]["frames"]
+    # The same video with every box moved off the face must give other crops.
+    moved_path = tmp_path / record.path.name
+    moved_path.write_bytes(record.path.read_bytes())
+    shifted = [[x0 + 30, y0 + 30, x1 + 30, y1 + 30] for x0, y0, x1, y1 in sidecar["boxes"]]
+    moved_path.with_suffix(".json").write_text(json.dumps({**sidecar, "boxes": shifted}))
+    moved = ClipDataset([replace(record, path=moved_path)], clip_len=4, frame_size=32, face_margin=0.0)
+    assert (tight.float() - moved[0]["frames"].float()).abs().mean() > 10
+
+
+def _records(tiny_synthetic_root: Path):
+    return read_manifest(tiny_synthetic_root / "manifest.csv", tiny_synthetic_root)
+
+
+def test_duplicate_video_id_is_refused(tiny_synthetic_root: Path) -> None:
+    records = _records(tiny_synthetic_root)
+    with pytest.raises(DataLeakError, match="not unique"):
+        check_split_integrity([*records, records[0]], identity_disjoint=False)
+
+
+def test_test_identity_in_training_is_refused(tiny_synthetic_root: Path) -> None:
+    records = _records(tiny_synthetic_root)
+    test_record = next(r for r in records if r.split == "test")
+    leaked = replace(
+        records[0],
+        video_id="x/leak",
+        split="train",
+        identity=test_record.identity,
+        path=Path("/elsewhere.mp4"),
+    )
+    with pytest.raises(DataLeakError, match=test_record.identity):
+        check_split_integrity([*records, leaked], identity_disjoint=True)
+    check_split_integrity([*records, leaked], identity_disjoint=False)
+
+
+def test_same_file_in_two_splits_is_refused(tiny_synthetic_root: Path) -> None:
+    records = _records(tiny_synthetic_root)
+    copy = replace(records[0], video_id="x/copy", split="test" if records[0].split != "test" else "train")
+    with pytest.raises(DataLeakError, match="several splits"):
+        check_split_integrity([*records, copy], identity_disjoint=False)
+
+
+def test_datamodule_batches_and_split_separation(tiny_synthetic_root: Path) -> None:
+    source = SyntheticSource(root=str(tiny_synthetic_root), **TINY_SOURCE)
+    dm = ClipDataModule(source, clip_len=4, frame_size=32, batch_size=3, num_workers=0, preload=True)
+    dm.prepare_data()
+    dm.setup("fit")
+    dm.setup("test")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["frames"].shape == (3, 4, 3, 32, 32)
+    assert batch["mask"].shape == batch["frame_labels"].shape == (3, 4)
+    ids = {split: {r.video_id for r in dm.datasets[split].records} for split in ("train", "val", "test")}
+    assert not ids["test"] & (ids["train"] | ids["val"])
+    identities = {s: {r.identity for r in dm.datasets[s].records} for s in ("train", "val", "test")}
+    assert not identities["test"] & (identities["train"] | identities["val"])
+    labels = {r.label for r in dm.datasets["train"].records}
+    assert labels == {0, 1}
+
+
+def test_missing_folder_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match=r"data folder not found: .*nothing-here"):
+        FolderSource(str(tmp_path / "nothing-here")).records()
+
+
+def test_undecodable_videos_are_skipped_with_a_warning_naming_them(
+    tiny_synthetic_root: Path, tmp_path: Path
+) -> None:
+    good = next(r for r in _records(tiny_synthetic_root) if r.label == 0).path
+    for split in ("train", "val", "test"):
+        for class_name in ("real", "fake"):
+            folder = tmp_path / "data" / split / class_name
+            folder.mkdir(parents=True)
+            (folder / "good.mp4").write_bytes(good.read_bytes())
+    (tmp_path / "data" / "train" / "real" / "empty.mp4").write_bytes(b"")
+    (tmp_path / "data" / "train" / "fake" / "garbage.mp4").write_bytes(b"this is not a video" * 100)
+    dm = ClipDataModule(FolderSource(str(tmp_path / "data")), clip_len=4, frame_size=32, num_workers=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dm.setup("fit")
+    messages = " ".join(str(w.message) for w in caught)
+    assert "empty.mp4" in messages and "garbage.mp4" in messages
+    assert len(dm.datasets["train"]) == 2
+    assert dm.datasets["train"][0]["frames"].shape == (4, 3, 32, 32)
