@@ -110,8 +110,8 @@ class ClipDataModule(LightningDataModule):
         for record in records:
             if record.n_frames > 0:
                 kept.append(record)
-            elif probed[record.video_id] is not None:
-                kept.append(probed[record.video_id])
+            elif (probed_record := probed[record.video_id]) is not None:
+                kept.append(probed_record)
         return kept
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:

@@ -99,7 +99,7 @@ class ClipDataset(Dataset):
                 frame, square_crop_box(box, width, height, self.face_margin), self.frame_size
             )
 
-        crops = decode_frames(record.path, indices, crop)
+        crops = decode_frames(record.path, indices.tolist(), crop)
         # A file shorter than its recorded frame count: pad with the last decoded frame.
         mask[len(crops) :] = False
         crops += [crops[-1]] * (self.clip_len - len(crops))

@@ -15,10 +15,10 @@ def square_crop_box(
     :func:`crop_and_resize` pads that part with black rather than shifting the face off-centre.
     """
     if box is None:
-        side = min(width, height)
-        x0, y0 = (width - side) // 2, (height - side) // 2
-        return x0, y0, x0 + side, y0 + side
-    bx0, by0, bx1, by1 = box
+        square = min(width, height)
+        left, top = (width - square) // 2, (height - square) // 2
+        return left, top, left + square, top + square
+    bx0, by0, bx1, by1 = (float(v) for v in box)
     side = max(bx1 - bx0, by1 - by0) * (1.0 + margin)
     cx, cy = (bx0 + bx1) / 2.0, (by0 + by1) / 2.0
     x0, y0 = round(cx - side / 2.0), round(cy - side / 2.0)

@@ -131,6 +131,7 @@ class SuiteCLI(LightningCLI):
         requested = self.config_init[subcommand].get("ckpt_path")
         checkpoint = self.trainer.checkpoint_callback
         dirpath = checkpoint.dirpath if isinstance(checkpoint, ModelCheckpoint) else None
+        dirpath = None if dirpath is None else str(dirpath)
         resolved = resolve_checkpoint(requested, dirpath, run_name=self.config[subcommand].run_name)
         if resolved is None and subcommand == "test":
             rank_zero_warn("`test` without --ckpt_path evaluates the model's initial weights.")

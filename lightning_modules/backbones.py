@@ -75,7 +75,7 @@ def cached_weights_file(name: str) -> str | None:
             if isinstance(found, str):
                 return found
     if cfg.url:
-        candidate = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(cfg.url).path)
+        candidate = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(str(cfg.url)).path)
         if candidate.is_file():
             return str(candidate)
     return None
@@ -87,7 +87,7 @@ def _weights_host(name: str) -> str | None:
         return None
     if cfg.hf_hub_id:
         return urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
-    return urlparse(cfg.url).hostname if cfg.url else None
+    return urlparse(str(cfg.url)).hostname if cfg.url else None
 
 
 def _reachable(host: str, timeout: float = 3.0) -> bool:

@@ -13,6 +13,7 @@ import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
+from torchmetrics import MetricCollection
 
 from lightning_modules.backbones import create_backbone
 from losses.dual_level_loss import DualLevelLoss
@@ -135,15 +136,17 @@ class DualLevelAUCNet(LightningModule):
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer"])
         cnn = create_backbone(backbone, pretrained)
-        self.net = DualLevelNet(cnn, cnn.num_features, temporal, hidden_size, num_layers, init_std)
+        feature_dim = int(getattr(cnn, "num_features"))  # noqa: B009 - timm attribute, not typed
+        pretrained_cfg: dict[str, Any] = getattr(cnn, "pretrained_cfg", {})
+        self.net = DualLevelNet(cnn, feature_dim, temporal, hidden_size, num_layers, init_std)
         self.criterion = DualLevelLoss(alpha=alpha, beta=beta, gamma=gamma, p=p)
         self.optimizer_factory = optimizer
         self.channels_last = channels_last
-        mean = torch.tensor(cnn.pretrained_cfg.get("mean", (0.485, 0.456, 0.406)))
-        std = torch.tensor(cnn.pretrained_cfg.get("std", (0.229, 0.224, 0.225)))
+        mean = torch.tensor(pretrained_cfg.get("mean", (0.485, 0.456, 0.406)))
+        std = torch.tensor(pretrained_cfg.get("std", (0.229, 0.224, 0.225)))
         self.register_buffer("pixel_mean", mean.view(1, 1, 3, 1, 1) * 255.0, persistent=False)
         self.register_buffer("pixel_std", std.view(1, 1, 3, 1, 1) * 255.0, persistent=False)
-        self.metrics = nn.ModuleDict(
+        self.metrics: dict[str, MetricCollection] = nn.ModuleDict(  # type: ignore[assignment]
             {
                 f"{stage}_{level}": detection_metrics(f"{stage}/{level}_", p_targets, threshold)
                 for stage in ("val", "test")
@@ -214,7 +217,7 @@ class DualLevelAUCNet(LightningModule):
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         logits = self(batch)
-        frame_scores = logits["frame"].sigmoid()
+        frame_scores = logits["frame"].sigmoid()  # (N, T)
         return {
             "video_id": list(batch["video_id"]),
             "score": logits["video"].sigmoid(),

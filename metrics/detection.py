@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torchmetrics import MetricCollection
+from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import BinaryAccuracy, BinaryAUROC
 
 from metrics.classification import EER, MinDCF
@@ -22,7 +22,7 @@ def detection_metrics(
     P_tar = 0.1, ``min_dcf_005`` is 0.05, ``min_dcf_001`` is 0.01. With ``prefix="test/video_"``
     the keys are ``test/video_auc`` and so on.
     """
-    metrics = {
+    metrics: dict[str, Metric | MetricCollection] = {
         "auc": BinaryAUROC(),
         "eer": EER(),
         "acc": BinaryAccuracy(threshold=threshold),

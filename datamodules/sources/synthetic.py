@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from datamodules.sources.base import VideoRecord, VideoSource, read_manifest
 from deepfake_suite.errors import SuiteError
@@ -48,7 +49,7 @@ class SyntheticSource(VideoSource):
         artifact_strength: tuple[float, float] = (0.15, 1.0),
     ) -> None:
         self.root = Path(root)
-        self.options = {
+        self.options: dict[str, Any] = {
             "dataset_name": dataset_name,
             "num_identities": num_identities,
             "reals_per_identity": reals_per_identity,

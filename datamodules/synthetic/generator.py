@@ -36,6 +36,8 @@ from typing import Any
 import av
 import numpy as np
 
+# One definition of the manifest schema for every source, generated or adapted.
+from datamodules.sources.base import MANIFEST_COLUMNS, SPLITS
 from datamodules.synthetic.faces import Identity, face_box, make_identity, make_scene, render_video
 from datamodules.synthetic.manipulations import MANIPULATIONS
 
@@ -44,18 +46,6 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 """Bump when the output for the same parameters changes, so old folders are not silently reused."""
 
-MANIFEST_COLUMNS = (
-    "video_id",
-    "path",
-    "label",
-    "method",
-    "dataset",
-    "split",
-    "compression",
-    "identity",
-    "n_frames",
-)
-SPLITS = ("train", "val", "test")
 REAL_METHOD = "original"
 STRENGTH_RANGE = (0.15, 1.0)
 """Artifact strength of each fake is drawn uniformly from this range: subtle to obvious fakes."""
