@@ -6,9 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# torch is installed first, capped at the newest release this project's machines carry on disk
-# (2.14.1, a CUDA build that also runs on CPU). Override for another build, e.g.
-#   make setup TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cu126"
+# torch is capped at the newest release this project's machines carry on disk (2.14.1, a CUDA
+# build that also runs on CPU); one pip call resolves it with the suite. Another build, e.g.
+#   make setup TORCH_SPEC="torch==2.14.1 torchvision==0.29.1 --extra-index-url https://download.pytorch.org/whl/cu126"
 TORCH_SPEC ?= "torch>=2.2,<=2.14.1" "torchvision>=0.17,<=0.29.1"
 SMOKE := --config experiments/dual_level.yaml --config experiments/smoke/dual_level.yaml
 DEMO_RUN ?= demo
@@ -20,8 +20,7 @@ help: ## List the targets
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet $(TORCH_SPEC)
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet $(TORCH_SPEC) -e ".[dev]"
 	touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv and install the suite with its dev tools
