@@ -170,12 +170,27 @@ def _fill_logger_defaults(logger: Any, run_name: str, run_dir: Path, subcommand:
         init_args.job_type = subcommand
 
 
+def _suite_error_in(error: BaseException | None) -> SuiteError | None:
+    """The :class:`SuiteError` behind ``error``: jsonargparse re-raises errors from constructors
+    as a generic "does not validate" ``ValueError`` whose cause is the user-facing one."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, SuiteError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def main(args: list[str] | None = None) -> None:
     """Entry point of ``lightning``, ``deepfake-suite`` and ``python -m deepfake_suite``."""
     try:
         SuiteCLI(args=args)
-    except SuiteError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except Exception as error:
+        suite_error = _suite_error_in(error)
+        if suite_error is None:
+            raise
+        print(f"error: {suite_error}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

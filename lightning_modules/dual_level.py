@@ -136,6 +136,8 @@ class DualLevelAUCNet(LightningModule):
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer"])
         cnn = create_backbone(backbone, pretrained)
+        if channels_last:
+            cnn = cnn.to(memory_format=torch.channels_last)  # weights too, or convs fall back
         feature_dim = int(getattr(cnn, "num_features"))  # noqa: B009 - timm attribute, not typed
         pretrained_cfg: dict[str, Any] = getattr(cnn, "pretrained_cfg", {})
         self.net = DualLevelNet(cnn, feature_dim, temporal, hidden_size, num_layers, init_std)

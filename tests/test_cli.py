@@ -135,3 +135,19 @@ def test_missing_checkpoint_file_is_named(cli_args: list[str], capsys: pytest.Ca
         _run(["test", *cli_args, "--ckpt_path=/nonexistent/model.ckpt"])
     assert exit_info.value.code == 2
     assert "/nonexistent/model.ckpt" in capsys.readouterr().err
+
+
+def test_missing_pretrained_weights_offline_give_one_clear_line(
+    cli_args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lightning_modules import backbones
+
+    monkeypatch.setattr(backbones, "cached_weights_file", lambda name: None)
+    monkeypatch.setattr(backbones, "_reachable", lambda host, timeout=3.0: False)
+    with pytest.raises(SystemExit) as exit_info:
+        _run(["fit", *cli_args, "--model.init_args.pretrained=true"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "model.init_args.pretrained=/path/to/weights.pth" in err
+    assert "model.init_args.pretrained=false" in err
+    assert "Traceback" not in err

@@ -38,6 +38,16 @@ def test_forward_gives_a_logit_per_frame_and_per_video() -> None:
     assert out["video"].shape == (4,)
 
 
+def test_channels_last_gives_the_same_logits() -> None:
+    batch = _batch()
+    reference = _model().eval()
+    fast = _model(channels_last=True).eval()
+    fast.load_state_dict(reference.state_dict())
+    assert fast.net.backbone.conv1[0].weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(batch)["video"], reference(batch)["video"], rtol=1e-4, atol=1e-5)
+
+
 def test_padding_does_not_change_the_video_score() -> None:
     model = _model().eval()
     batch = _batch(n=1, t=6)
