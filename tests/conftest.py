@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,12 @@ TINY_SOURCE = {
     "frame_size": 64,
     "artifact_strength": (0.4, 1.0),
 }
+
+
+@pytest.fixture(autouse=True)
+def _cli_argv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process CLI calls pass their own args; pytest's argv must not look like CLI input."""
+    monkeypatch.setattr(sys, "argv", ["lightning"])
 
 
 @pytest.fixture(scope="session")
