@@ -13,7 +13,7 @@ TORCH_SPEC ?= "torch>=2.2,<=2.14.1" "torchvision>=0.17,<=0.29.1"
 SMOKE := --config experiments/dual_level.yaml --config experiments/smoke/dual_level.yaml
 DEMO_RUN ?= demo
 
-.PHONY: help setup demo test test-all lint typecheck clean
+.PHONY: help setup demo test test-all lint typecheck bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ lint: $(STAMP) ## Check style with ruff
 
 typecheck: $(STAMP) ## Static type check with mypy
 	$(VENV)/bin/mypy
+
+bench: $(STAMP) ## Time exact metrics against scikit-learn on the same scores (ratio printed)
+	$(PY) bench/metrics_bench.py --n 1000000
 
 clean: ## Remove generated data, runs and results (keeps .venv)
 	rm -rf data runs results wandb

@@ -1,6 +1,6 @@
 """Exact detection metrics: pure functions in :mod:`metrics.functional`, torchmetrics classes here."""
 
 from metrics import functional
-from metrics.classification import EER, MinDCF
+from metrics.classification import EER, HTER, MinDCF
 
-__all__ = ["EER", "MinDCF", "functional"]
+__all__ = ["EER", "HTER", "MinDCF", "functional"]

@@ -128,3 +128,32 @@ class MinDCF(_ScoreLabelMetric):
     def compute(self) -> Tensor:
         """minDCF of all stored samples: 0-dim float64, ``nan`` with a warning if a class is missing."""
         return F.min_dcf(*self._gathered(), p_target=self.p_target, c_miss=self.c_miss, c_fa=self.c_fa)
+
+
+class HTER(_ScoreLabelMetric):
+    r"""Half total error rate at a fixed threshold over everything seen since the last reset.
+
+    :math:`\text{HTER} = (\text{FAR} + \text{FRR}) / 2` with FAR = P_miss (fakes accepted as real)
+    and FRR = P_fa (reals flagged fake), predicting fake iff score >= ``threshold``. Fix the
+    threshold on validation data with :func:`metrics.functional.threshold_at` (the attribution
+    paper's "10% of fakes accepted as real" is ``p_miss=0.10``), then evaluate on test data.
+
+    Args:
+        threshold: decision threshold on the scores' scale (a logit threshold for logits).
+        kwargs: passed to :class:`torchmetrics.Metric`.
+
+    Example:
+        >>> metric = HTER(threshold=0.5)
+        >>> metric.update(torch.tensor([0.1, 0.2, 0.3]), torch.tensor([0, 1, 0]))
+        >>> metric.update(torch.tensor([0.4, 0.6, 0.7, 0.8]), torch.tensor([1, 0, 1, 1]))
+        >>> metric.compute()
+        tensor(0.4167, dtype=torch.float64)
+    """
+
+    def __init__(self, threshold: float, **kwargs: Any) -> None:
+        self.threshold = float(F._check_threshold(threshold, torch.device("cpu")))
+        super().__init__(**kwargs)
+
+    def compute(self) -> Tensor:
+        """HTER of all stored samples: 0-dim float64, ``nan`` with a warning if a class is missing."""
+        return F.hter(*self._gathered(), threshold=self.threshold)
