@@ -1,9 +1,9 @@
-"""Time our sort-based EER and minDCF against an sklearn ``roc_curve``-based EER on the same scores.
+"""Time our sort-based EER, AUC and minDCF against scikit-learn on the same scores.
 
 Usage: ``python bench/metrics_bench.py [--n 1000000] [--device cpu|cuda] [--repeats 5]``
 
-Prints one line per implementation (median milliseconds over the repeats) with the ratio
-sklearn / ours measured in this run, and checks that the two EER values agree to 1e-9.
+Prints one line per implementation (median milliseconds over the repeats) and the ratios
+sklearn / ours measured in this run, and checks that EER and AUC agree with sklearn to 1e-9.
 sklearn always runs on CPU numpy; ours runs on ``--device`` (synchronised on CUDA).
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_curve
+from sklearn.metrics import roc_auc_score, roc_curve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -55,37 +55,40 @@ def main() -> None:
 
     gen = torch.Generator().manual_seed(0)
     labels = (torch.rand(args.n, generator=gen) < 0.3).to(torch.int64)
-    scores = torch.randn(args.n, generator=gen) + 1.5 * labels
-    scores_np, labels_np = scores.numpy(), labels.numpy()
-    s_dev, y_dev = scores.to(args.device), labels.to(args.device)
+    probabilities = torch.sigmoid(torch.randn(args.n, generator=gen) + 1.5 * labels)
+    scores_np, labels_np = probabilities.numpy(), labels.numpy()
+    s_dev, y_dev = probabilities.to(args.device), labels.to(args.device)
     sync: Callable[[], None] = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
+    no_sync: Callable[[], None] = lambda: None  # noqa: E731 - sklearn runs on numpy
 
-    def ours_eer() -> torch.Tensor:
-        return F.eer(s_dev, y_dev)
+    timings = {
+        "ours eer": median_ms(lambda: F.eer(s_dev, y_dev), args.repeats, sync),
+        "ours auc": median_ms(lambda: F.auc(s_dev, y_dev), args.repeats, sync),
+        "ours eer + min_dcf x3 + auc (one sort)": median_ms(
+            lambda: F.detection_summary(s_dev, y_dev, P_TARGETS), args.repeats, sync
+        ),
+        "sklearn roc_curve eer": median_ms(lambda: sklearn_eer(scores_np, labels_np), args.repeats, no_sync),
+        "sklearn roc_auc_score": median_ms(
+            lambda: roc_auc_score(labels_np, scores_np), args.repeats, no_sync
+        ),
+    }
+    print(f"n={args.n:,} device={args.device} repeats={args.repeats} (median ms; sklearn on CPU numpy)")
+    for name, ms in timings.items():
+        print(f"  {name:42s} {ms:10.2f} ms")
+    sk_eer, sk_auc = timings["sklearn roc_curve eer"], timings["sklearn roc_auc_score"]
+    print(f"ratio sklearn eer / ours eer:                 {sk_eer / timings['ours eer']:.1f}x")
+    print(f"ratio sklearn auc / ours auc:                 {sk_auc / timings['ours auc']:.1f}x")
+    summary_ms = timings["ours eer + min_dcf x3 + auc (one sort)"]
+    print(f"ratio sklearn (eer + auc) / ours summary:     {(sk_eer + sk_auc) / summary_ms:.1f}x")
 
-    def ours_dcf() -> list[torch.Tensor]:
-        return [F.min_dcf(s_dev, y_dev, p_target=p) for p in P_TARGETS]
-
-    def ours_both() -> None:
-        ours_eer()
-        ours_dcf()
-
-    t_eer = median_ms(ours_eer, args.repeats, sync)
-    t_dcf = median_ms(ours_dcf, args.repeats, sync)
-    t_both = median_ms(ours_both, args.repeats, sync)
-    t_sk = median_ms(lambda: sklearn_eer(scores_np, labels_np), args.repeats, lambda: None)
-
-    print(f"n={args.n} device={args.device} repeats={args.repeats} (median ms)")
-    print(f"ours eer ({args.device}): {t_eer:.2f} ms  sklearn/ours = {t_sk / t_eer:.1f}x")
-    print(f"ours min_dcf x3 ({args.device}): {t_dcf:.2f} ms")
-    print(f"ours eer + min_dcf x3 ({args.device}): {t_both:.2f} ms  sklearn/ours = {t_sk / t_both:.1f}x")
-    print(f"sklearn roc_curve eer (cpu numpy): {t_sk:.2f} ms")
-
-    ours = float(ours_eer())
-    ref = sklearn_eer(scores_np, labels_np)
-    if abs(ours - ref) > 1e-9:
-        raise SystemExit(f"EER values differ: ours {ours!r}, sklearn {ref!r}")
-    print(f"values agree (eer ours {ours:.12f}, sklearn {ref:.12f}, |diff| {abs(ours - ref):.1e})")
+    checks = {
+        "eer": (float(F.eer(s_dev, y_dev)), sklearn_eer(scores_np, labels_np)),
+        "auc": (float(F.auc(s_dev, y_dev)), float(roc_auc_score(labels_np, scores_np))),
+    }
+    for name, (ours, ref) in checks.items():
+        if abs(ours - ref) > 1e-9:
+            raise SystemExit(f"{name} values differ: ours {ours!r}, sklearn {ref!r}")
+        print(f"values agree ({name} ours {ours:.12f}, sklearn {ref:.12f}, |diff| {abs(ours - ref):.1e})")
 
 
 if __name__ == "__main__":

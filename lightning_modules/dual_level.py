@@ -13,11 +13,10 @@ import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
-from torchmetrics import MetricCollection
 
 from lightning_modules.backbones import create_backbone
 from losses.dual_level_loss import DualLevelLoss
-from metrics.detection import DEFAULT_P_TARGETS, detection_metrics
+from metrics.detection import DEFAULT_P_TARGETS, DetectionMetrics
 
 
 def paper_adam(params: Iterable[Any]) -> torch.optim.Optimizer:
@@ -148,9 +147,9 @@ class DualLevelAUCNet(LightningModule):
         std = torch.tensor(pretrained_cfg.get("std", (0.229, 0.224, 0.225)))
         self.register_buffer("pixel_mean", mean.view(1, 1, 3, 1, 1) * 255.0, persistent=False)
         self.register_buffer("pixel_std", std.view(1, 1, 3, 1, 1) * 255.0, persistent=False)
-        self.metrics: dict[str, MetricCollection] = nn.ModuleDict(  # type: ignore[assignment]
+        self.metrics: dict[str, DetectionMetrics] = nn.ModuleDict(  # type: ignore[assignment]
             {
-                f"{stage}_{level}": detection_metrics(f"{stage}/{level}_", p_targets, threshold)
+                f"{stage}_{level}": DetectionMetrics(f"{stage}/{level}_", p_targets, threshold)
                 for stage in ("val", "test")
                 for level in ("video", "frame")
             }
@@ -187,10 +186,14 @@ class DualLevelAUCNet(LightningModule):
         for name in ("video_loss", "frame_loss"):
             self.log(f"{stage}/{name}", losses[name], on_step=False, on_epoch=True, batch_size=batch_size)
         if stage in ("val", "test"):
-            mask = batch["mask"]
-            self.metrics[f"{stage}_video"].update(logits["video"].sigmoid(), batch["label"].long())
+            # Ids let the metrics drop the repeats DistributedSampler pads the ranks with.
+            index, mask = batch["index"], batch["mask"]
+            frame_ids = index[:, None] * mask.shape[1] + torch.arange(mask.shape[1], device=mask.device)
+            self.metrics[f"{stage}_video"].update(
+                logits["video"].sigmoid(), batch["label"].long(), sample_id=index
+            )
             self.metrics[f"{stage}_frame"].update(
-                logits["frame"][mask].sigmoid(), batch["frame_labels"][mask].long()
+                logits["frame"][mask].sigmoid(), batch["frame_labels"][mask].long(), sample_id=frame_ids[mask]
             )
         return losses["loss"]
 
@@ -205,11 +208,14 @@ class DualLevelAUCNet(LightningModule):
 
     def _log_epoch_metrics(self, stage: str) -> None:
         for level in ("video", "frame"):
-            collection = self.metrics[f"{stage}_{level}"]
+            metric = self.metrics[f"{stage}_{level}"]
             # The sanity check sees a couple of batches, often of one class: nothing to report.
             if not self.trainer.sanity_checking:
-                self.log_dict(collection.compute(), prog_bar=level == "video" and stage == "val")
-            collection.reset()
+                values = metric.compute()
+                shown = {f"val/video_{name}" for name in ("auc", "eer")}
+                self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True)
+                self.log_dict({k: v for k, v in values.items() if k not in shown})
+            metric.reset()
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_metrics("val")

@@ -1,6 +1,19 @@
 """Exact detection metrics: pure functions in :mod:`metrics.functional`, torchmetrics classes here."""
 
 from metrics import functional
-from metrics.classification import EER, HTER, MinDCF
+from metrics.classification import AUC, EER, HTER, Accuracy, F1Score, LogLoss, MinDCF, Precision, Recall
+from metrics.detection import DetectionMetrics
 
-__all__ = ["EER", "HTER", "MinDCF", "functional"]
+__all__ = [
+    "AUC",
+    "EER",
+    "HTER",
+    "Accuracy",
+    "DetectionMetrics",
+    "F1Score",
+    "LogLoss",
+    "MinDCF",
+    "Precision",
+    "Recall",
+    "functional",
+]
