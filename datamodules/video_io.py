@@ -1,14 +1,23 @@
-"""Decoding videos with PyAV: frame counts and selected frames, with errors that name the file."""
+"""Decoding videos with PyAV: frame counts and selected frames, with errors that name the file.
+
+A "video" may also be a folder of frame images (VidTIMIT ships its videos as numbered JPEG
+files without extension): its frames are the image files in natural order, decoded with OpenCV.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from deepfake_suite.errors import SuiteError
+
+# Frame files of a frame folder: images, or extension-less files as in VidTIMIT (001, 002, ...).
+FRAME_EXTENSIONS = ("", ".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 class VideoDecodeError(SuiteError):
@@ -30,13 +39,44 @@ def _open(path: Path) -> av.container.InputContainer:
     return container
 
 
+def frame_files(folder: Path) -> list[Path]:
+    """The frame images of a frame folder, in natural order (``2`` before ``10``).
+
+    Hidden files and files with other extensions (a ``.json`` sidecar, a ``.txt`` note) are
+    not frames.
+    """
+    files = [
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in FRAME_EXTENSIONS
+    ]
+    files.sort(key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)])
+    if not files:
+        raise VideoDecodeError(f"cannot decode video {folder}: the frame folder holds no frame images")
+    return files
+
+
+def _read_frame(path: Path) -> np.ndarray:
+    """One frame image as RGB uint8 (H, W, 3)."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise VideoDecodeError(f"cannot decode video frame {path}: not a readable image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def count_frames(path: Path) -> int:
     """Number of decodable frames.
 
     Container metadata is often missing or wrong (truncated downloads), so frames are decoded
     and counted; for the short clips of deepfake datasets this costs little and catches
-    corrupt files before training starts instead of in the middle of an epoch.
+    corrupt files before training starts instead of in the middle of an epoch. For a frame
+    folder every image is decoded for the same reason.
     """
+    if path.is_dir():
+        files = frame_files(path)
+        for file in files:
+            _read_frame(file)
+        return len(files)
     container = _open(path)
     try:
         stream = container.streams.video[0]
@@ -66,6 +106,14 @@ def decode_frames(
     if not wanted:
         return []
     decoded: dict[int, np.ndarray] = {}
+    if path.is_dir():
+        files = frame_files(path)
+        for index in (i for i in wanted if 0 <= i < len(files)):
+            rgb = _read_frame(files[index])
+            decoded[index] = transform(rgb, index) if transform else rgb
+        if not decoded:
+            raise VideoDecodeError(f"cannot decode video {path}: no frames could be decoded")
+        return [decoded[i] for i in indices if i in decoded]
     container = _open(path)
     try:
         stream = container.streams.video[0]

@@ -1,7 +1,27 @@
 """Dataset adapters: each turns a dataset folder into a manifest of :class:`VideoRecord` rows."""
 
 from datamodules.sources.base import VideoRecord, VideoSource, read_manifest
+from datamodules.sources.celeb_df import CelebDFSource
+from datamodules.sources.csv_source import CsvSource
+from datamodules.sources.deeper_forensics import DeeperForensicsSource
+from datamodules.sources.deepfake_timit import DeepfakeTIMITSource
+from datamodules.sources.dfdc import DFDCSource
+from datamodules.sources.faceforensics import DeepFakeDetectionSource, FaceForensicsSource
 from datamodules.sources.folder import FolderSource
 from datamodules.sources.synthetic import SyntheticSource
 
-__all__ = ["FolderSource", "SyntheticSource", "VideoRecord", "VideoSource", "read_manifest"]
+__all__ = [
+    "CelebDFSource",
+    "CsvSource",
+    "DFDCSource",
+    "DeepFakeDetectionSource",
+    "DeeperForensicsSource",
+    "DeepfakeTIMITSource",
+    "FaceForensicsSource",
+    "FolderSource",
+    "SyntheticSource",
+    "VideoRecord",
+    "VideoSource",
+    "read_manifest",
+]
+
