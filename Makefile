@@ -42,8 +42,9 @@ lint: $(STAMP) ## Check style with ruff
 typecheck: $(STAMP) ## Static type check with mypy
 	$(VENV)/bin/mypy
 
-bench: $(STAMP) ## Time exact metrics against scikit-learn on the same scores (ratio printed)
+bench: $(STAMP) ## Time metrics vs scikit-learn and the O(n log n) AUC loss vs pairwise (ratios printed)
 	$(PY) bench/metrics_bench.py --n 1000000
+	$(PY) bench/losses_bench.py
 
 clean: ## Remove generated data, runs and results (keeps .venv)
 	rm -rf data runs results wandb
