@@ -10,13 +10,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import torch
-from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
 from lightning_modules.backbones import create_backbone
+from lightning_modules.base import DetectorModule
 from losses.dual_level_loss import DualLevelLoss
-from metrics.detection import DEFAULT_P_TARGETS, DetectionMetrics
+from metrics.detection import DEFAULT_P_TARGETS
 
 
 def paper_adam(params: Iterable[Any]) -> torch.optim.Optimizer:
@@ -91,7 +91,7 @@ class DualLevelNet(nn.Module):
         return frame_logits, video_logits
 
 
-class DualLevelAUCNet(LightningModule):
+class DualLevelAUCNet(DetectorModule):
     """The dual-level detector with its joint BCE + AUC loss, as a LightningModule.
 
     Scores are logits of fake (label 1); metrics use their sigmoid. Video-level scores come from
@@ -132,28 +132,16 @@ class DualLevelAUCNet(LightningModule):
         channels_last: bool = False,
         init_std: float | None = 0.01,
     ) -> None:
-        super().__init__()
+        super().__init__(("video", "frame"), optimizer, p_targets, threshold)
         self.save_hyperparameters(ignore=["optimizer"])
         cnn = create_backbone(backbone, pretrained)
         if channels_last:
             cnn = cnn.to(memory_format=torch.channels_last)  # weights too, or convs fall back
         feature_dim = int(getattr(cnn, "num_features"))  # noqa: B009 - timm attribute, not typed
-        pretrained_cfg: dict[str, Any] = getattr(cnn, "pretrained_cfg", {})
+        self.set_pixel_stats(getattr(cnn, "pretrained_cfg", {}))
         self.net = DualLevelNet(cnn, feature_dim, temporal, hidden_size, num_layers, init_std)
         self.criterion = DualLevelLoss(alpha=alpha, beta=beta, gamma=gamma, p=p)
-        self.optimizer_factory = optimizer
         self.channels_last = channels_last
-        mean = torch.tensor(pretrained_cfg.get("mean", (0.485, 0.456, 0.406)))
-        std = torch.tensor(pretrained_cfg.get("std", (0.229, 0.224, 0.225)))
-        self.register_buffer("pixel_mean", mean.view(1, 1, 3, 1, 1) * 255.0, persistent=False)
-        self.register_buffer("pixel_std", std.view(1, 1, 3, 1, 1) * 255.0, persistent=False)
-        self.metrics: dict[str, DetectionMetrics] = nn.ModuleDict(  # type: ignore[assignment]
-            {
-                f"{stage}_{level}": DetectionMetrics(f"{stage}/{level}_", p_targets, threshold)
-                for stage in ("val", "test")
-                for level in ("video", "frame")
-            }
-        )
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         """Args: batch with ``frames`` uint8 (N, T, 3, H, W) and ``mask`` (N, T).
@@ -161,67 +149,30 @@ class DualLevelAUCNet(LightningModule):
         Returns:
             ``{"frame": (N, T) logits, "video": (N,) logits}``.
         """
-        frames = (batch["frames"].float() - self.pixel_mean) / self.pixel_std
+        frames = self.normalize(batch["frames"])
         if self.channels_last:
             n, t = frames.shape[:2]
             frames = frames.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, (n, t))
         frame_logits, video_logits = self.net(frames, batch["mask"])
         return {"frame": frame_logits, "video": video_logits}
 
-    def _step(self, batch: dict[str, Any], stage: str) -> Tensor:
-        logits = self(batch)
-        losses = self.criterion(
-            logits["video"], batch["label"], logits["frame"], batch["frame_labels"], batch["mask"]
+    def compute_loss(self, outputs: dict[str, Tensor], batch: dict[str, Any]) -> dict[str, Tensor]:
+        return self.criterion(
+            outputs["video"], batch["label"], outputs["frame"], batch["frame_labels"], batch["mask"]
         )
-        batch_size = batch["label"].shape[0]
-        on_step = stage == "train"
-        self.log(
-            f"{stage}/loss",
-            losses["loss"],
-            prog_bar=True,
-            on_step=on_step,
-            on_epoch=True,
-            batch_size=batch_size,
+
+    def update_metrics(self, stage: str, outputs: dict[str, Tensor], batch: dict[str, Any]) -> None:
+        # Ids let the metrics drop the repeats DistributedSampler pads the ranks with.
+        index, mask = batch["index"], batch["mask"]
+        frame_ids = index[:, None] * mask.shape[1] + torch.arange(mask.shape[1], device=mask.device)
+        self.metrics[f"{stage}_video"].update(
+            outputs["video"].float().sigmoid(), batch["label"].long(), sample_id=index
         )
-        for name in ("video_loss", "frame_loss"):
-            self.log(f"{stage}/{name}", losses[name], on_step=False, on_epoch=True, batch_size=batch_size)
-        if stage in ("val", "test"):
-            # Ids let the metrics drop the repeats DistributedSampler pads the ranks with.
-            index, mask = batch["index"], batch["mask"]
-            frame_ids = index[:, None] * mask.shape[1] + torch.arange(mask.shape[1], device=mask.device)
-            self.metrics[f"{stage}_video"].update(
-                logits["video"].sigmoid(), batch["label"].long(), sample_id=index
-            )
-            self.metrics[f"{stage}_frame"].update(
-                logits["frame"][mask].sigmoid(), batch["frame_labels"][mask].long(), sample_id=frame_ids[mask]
-            )
-        return losses["loss"]
-
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._step(batch, "test")
-
-    def _log_epoch_metrics(self, stage: str) -> None:
-        for level in ("video", "frame"):
-            metric = self.metrics[f"{stage}_{level}"]
-            # The sanity check sees a couple of batches, often of one class: nothing to report.
-            if not self.trainer.sanity_checking:
-                values = metric.compute()
-                shown = {f"val/video_{name}" for name in ("auc", "eer")}
-                self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True)
-                self.log_dict({k: v for k, v in values.items() if k not in shown})
-            metric.reset()
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch_metrics("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch_metrics("test")
+        self.metrics[f"{stage}_frame"].update(
+            outputs["frame"][mask].float().sigmoid(),
+            batch["frame_labels"][mask].long(),
+            sample_id=frame_ids[mask],
+        )
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         logits = self(batch)
@@ -231,6 +182,3 @@ class DualLevelAUCNet(LightningModule):
             "score": logits["video"].sigmoid(),
             "frame_scores": [s[m] for s, m in zip(frame_scores, batch["mask"], strict=True)],
         }
-
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory(self.parameters())

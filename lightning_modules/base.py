@@ -1,0 +1,184 @@
+"""What every detector shares: pixel normalisation, exact metrics per level, logging, optimizer.
+
+Every detector answers one interface (DESIGN.md):
+
+- ``forward(batch) -> dict[str, Tensor]`` of logits of fake per level (``"frame"``, ``"video"``);
+- ``compute_loss(outputs, batch) -> dict[str, Tensor]`` with the training objective under ``"loss"``
+  and any parts worth logging beside it;
+- ``update_metrics(stage, outputs, batch)`` feeding :class:`metrics.DetectionMetrics`, logged at
+  the end of each validation/test epoch as ``{stage}/{level}_{name}`` (``val/video_auc``,
+  ``test/frame_eer``, ``test/video_min_dcf_001`` ...);
+- ``predict_step`` rows keyed by ``video_id``.
+
+Metrics get the dataset ``index`` of each sample (``sample_id``), so the repeats that
+``DistributedSampler`` pads ranks with count once and a multi-GPU test equals a one-GPU test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import OptimizerCallable
+from torch import Tensor, nn
+
+from metrics.detection import DEFAULT_P_TARGETS, DetectionMetrics
+from metrics.functional.aggregation import Reduction
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Shown in the progress bar; everything else goes to the logger only.
+_PROGRESS_METRICS = ("video_auc", "video_eer")
+
+
+def default_adam(params: Iterable[Any]) -> torch.optim.Optimizer:
+    """Adam at 1e-4, what most of the papers here train with."""
+    return torch.optim.Adam(params, lr=1e-4)
+
+
+class DetectorModule(LightningModule):
+    """Base LightningModule of the suite's detectors.
+
+    Args:
+        levels: Levels the detector scores, e.g. ``("frame", "video")``.
+        optimizer: Optimizer factory, called with the parameters to train.
+        p_targets: Priors of a fake at which minDCF is reported.
+        threshold: Probability from which ACC, precision, recall and F1 call a sample fake.
+        video_aggregation: How frame-level detectors turn frame probabilities into a video's score
+            (``mean``, as the papers do, or ``max``).
+    """
+
+    #: Levels the network scores directly; other levels are aggregated from these.
+    scored_levels: tuple[str, ...] = ("frame", "video")
+
+    def __init__(
+        self,
+        levels: Sequence[str],
+        optimizer: OptimizerCallable = default_adam,
+        p_targets: Sequence[float] = DEFAULT_P_TARGETS,
+        threshold: float = 0.5,
+        video_aggregation: Reduction = "mean",
+    ) -> None:
+        super().__init__()
+        self.optimizer_factory = optimizer
+        self.video_aggregation = video_aggregation
+        self.metrics: dict[str, DetectionMetrics] = nn.ModuleDict(  # type: ignore[assignment]
+            {
+                f"{stage}_{level}": DetectionMetrics(
+                    f"{stage}/{level}_",
+                    p_targets,
+                    threshold,
+                    # A frame-level detector's video level is the aggregation of its frames.
+                    aggregate=video_aggregation
+                    if level == "video" and "video" not in self.scored_levels
+                    else None,
+                )
+                for stage in ("val", "test")
+                for level in levels
+            }
+        )
+        self.pixel_mean: Tensor
+        self.pixel_std: Tensor
+        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN) * 255.0, persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD) * 255.0, persistent=False)
+
+    def set_pixel_stats(self, pretrained_cfg: dict[str, Any]) -> None:
+        """Normalise with the statistics the backbone was trained with (timm's ``pretrained_cfg``)."""
+        mean = torch.tensor(pretrained_cfg.get("mean", IMAGENET_MEAN), dtype=torch.float32)
+        std = torch.tensor(pretrained_cfg.get("std", IMAGENET_STD), dtype=torch.float32)
+        self.pixel_mean = mean.to(self.pixel_mean.device) * 255.0
+        self.pixel_std = std.to(self.pixel_std.device) * 255.0
+
+    def normalize(self, frames: Tensor) -> Tensor:
+        """uint8 frames (..., 3, H, W) to normalised float, on the device (loaders stay uint8)."""
+        shape = (3, 1, 1)
+        return (frames.float() - self.pixel_mean.view(shape)) / self.pixel_std.view(shape)
+
+    # ------------------------------------------------------------------ interface for subclasses
+
+    def compute_loss(self, outputs: dict[str, Tensor], batch: dict[str, Any]) -> dict[str, Tensor]:
+        """The training objective under ``"loss"``, plus parts worth logging."""
+        raise NotImplementedError
+
+    def update_metrics(self, stage: str, outputs: dict[str, Tensor], batch: dict[str, Any]) -> None:
+        """Feed this batch's probabilities of fake to ``self.metrics[f"{stage}_{level}"]``."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ shared loop
+
+    def _step(self, batch: dict[str, Any], stage: str) -> Tensor:
+        outputs = self(batch)
+        losses = self.compute_loss(outputs, batch)
+        batch_size = len(batch["label"])
+        for name, value in losses.items():
+            key = f"{stage}/{name}"
+            if name == "loss":
+                self.log(
+                    key, value, prog_bar=True, on_step=stage == "train", on_epoch=True, batch_size=batch_size
+                )
+            else:
+                self.log(key, value, on_step=False, on_epoch=True, batch_size=batch_size)
+        if stage in ("val", "test"):
+            self.update_metrics(stage, outputs, batch)
+        return losses["loss"]
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        for key, metric in self.metrics.items():
+            if not key.startswith(f"{stage}_"):
+                continue
+            # The sanity check sees a couple of batches, often of one class: nothing to report.
+            if not self.trainer.sanity_checking and metric.update_count:
+                values = metric.compute()
+                shown = {f"val/{name}" for name in _PROGRESS_METRICS}
+                self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True)
+                self.log_dict({k: v for k, v in values.items() if k not in shown})
+            metric.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(self.parameters())
+
+
+class FrameDetector(DetectorModule):
+    """A detector that scores single frames; its video score aggregates the frames of a video.
+
+    Batches come from :class:`datamodules.FrameDataModule`: ``frames`` uint8 (N, 3, S, S),
+    ``label`` (N,) the video's label, ``video_index`` (N,) an integer per video, ``video_id`` and
+    ``index`` (N,). ``forward`` returns ``{"frame": (N,) logits of fake}``.
+    """
+
+    scored_levels = ("frame",)
+
+    def update_metrics(self, stage: str, outputs: dict[str, Tensor], batch: dict[str, Any]) -> None:
+        probabilities = self.fake_probability(outputs)
+        labels = batch["label"].long()
+        self.metrics[f"{stage}_frame"].update(probabilities, labels, sample_id=batch["index"])
+        self.metrics[f"{stage}_video"].update(
+            probabilities, labels, sample_id=batch["index"], group_id=batch["video_index"]
+        )
+
+    def fake_probability(self, outputs: dict[str, Tensor]) -> Tensor:
+        """(N,) probability of fake of each frame; a multi-class head overrides this."""
+        return outputs["frame"].float().sigmoid()
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        return {
+            "video_id": list(batch["video_id"]),
+            "frame_score": self.fake_probability(self(batch)),
+        }
