@@ -13,9 +13,10 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
+from deepfake_suite.errors import SuiteError
 from lightning_modules.backbones import create_backbone
 from lightning_modules.base import DetectorModule
-from losses.dual_level_loss import DualLevelLoss
+from losses.dual_level_loss import AuxLoss, DualLevelLoss
 from metrics.detection import DEFAULT_P_TARGETS
 
 
@@ -35,6 +36,8 @@ class DualLevelNet(nn.Module):
         num_layers: RNN depth (paper: 3).
         init_std: Std of the normal init of the layers after the CNN (paper: 0.01, biases 0);
             ``None`` keeps PyTorch's default init.
+        frame_head: Keep the frame-level classifier (FLC of Table 6).
+        video_head: Keep the video-level classifier (VLC of Table 6).
     """
 
     def __init__(
@@ -45,8 +48,12 @@ class DualLevelNet(nn.Module):
         hidden_size: int = 256,
         num_layers: int = 3,
         init_std: float | None = 0.01,
+        frame_head: bool = True,
+        video_head: bool = True,
     ) -> None:
         super().__init__()
+        if not (frame_head or video_head):
+            raise ValueError("DualLevelNet needs at least one of frame_head and video_head")
         self.backbone = backbone
         if temporal == "none":
             self.temporal: nn.Module | None = None
@@ -55,8 +62,8 @@ class DualLevelNet(nn.Module):
             rnn = nn.GRU if temporal == "gru" else nn.LSTM
             self.temporal = rnn(feature_dim, hidden_size, num_layers=num_layers, batch_first=True)
             self.project = nn.Identity()
-        self.frame_head = nn.Linear(hidden_size, 1)
-        self.video_head = nn.Linear(hidden_size, 1)
+        self.frame_head = nn.Linear(hidden_size, 1) if frame_head else None
+        self.video_head = nn.Linear(hidden_size, 1) if video_head else None
         if init_std is not None:
             self._init_new_layers(init_std)
 
@@ -71,11 +78,11 @@ class DualLevelNet(nn.Module):
                 elif "bias" in name:
                     nn.init.zeros_(param)
 
-    def forward(self, frames: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, frames: Tensor, mask: Tensor) -> tuple[Tensor | None, Tensor | None]:
         """Args: frames (N, T, 3, H, W) normalised; mask bool (N, T), False on padding.
 
         Returns:
-            ``(frame_logits (N, T), video_logits (N,))``.
+            ``(frame_logits (N, T), video_logits (N,))``; ``None`` for a level without its head.
         """
         n, t = frames.shape[:2]
         features = self.backbone(frames.flatten(0, 1)).reshape(n, t, -1)
@@ -84,18 +91,22 @@ class DualLevelNet(nn.Module):
             hidden, _ = self.temporal(features)
         else:
             hidden = self.project(features)
-        frame_logits = self.frame_head(hidden).squeeze(-1)
+        frame_logits = self.frame_head(hidden).squeeze(-1) if self.frame_head is not None else None
+        if self.video_head is None:
+            return frame_logits, None
         weights = mask.to(hidden.dtype).unsqueeze(-1)
         pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
-        video_logits = self.video_head(pooled).squeeze(-1)
-        return frame_logits, video_logits
+        return frame_logits, self.video_head(pooled).squeeze(-1)
 
 
 class DualLevelAUCNet(DetectorModule):
     """The dual-level detector with its joint BCE + AUC loss, as a LightningModule.
 
     Scores are logits of fake (label 1); metrics use their sigmoid. Video-level scores come from
-    the video head, not from averaging frames.
+    the video head, not from averaging frames. The ablations of Table 6 and the loss comparisons
+    of Tables 7-9 are switches: ``frame_classifier``, ``video_classifier``, ``temporal="none"``,
+    ``aux_loss`` (``auc``, ``focal`` or ``none``); a level without its classifier reports no
+    metrics, as in the paper's table.
 
     Args:
         backbone: timm model name (paper: ResNet-50 with ImageNet weights, ``resnet50.tv_in1k``).
@@ -113,6 +124,12 @@ class DualLevelAUCNet(DetectorModule):
         channels_last: Run the CNN in channels-last memory format (faster on GPUs).
         init_std: Init std of the RNN and heads (paper: 0.01); ``None`` for PyTorch's default,
             which lets a small CNN trained from scratch start learning sooner.
+        frame_classifier: Keep the frame-level classifier (FLC).
+        video_classifier: Keep the video-level classifier (VLC).
+        aux_loss: Term beside BCE in each level's loss: ``auc`` (paper), ``focal`` (Tables 7-9's
+            "Ours with FL") or ``none`` (BCE only).
+        focal_alpha: Focal loss's weight of the fakes (paper: 0.6; 0.3 on Celeb-10).
+        focal_gamma: Focal loss's focusing exponent (paper: 2).
     """
 
     def __init__(
@@ -131,16 +148,36 @@ class DualLevelAUCNet(DetectorModule):
         threshold: float = 0.5,
         channels_last: bool = False,
         init_std: float | None = 0.01,
+        frame_classifier: bool = True,
+        video_classifier: bool = True,
+        aux_loss: AuxLoss = "auc",
+        focal_alpha: float | None = 0.6,
+        focal_gamma: float = 2.0,
     ) -> None:
-        super().__init__(("video", "frame"), optimizer, p_targets, threshold)
+        if not (frame_classifier or video_classifier):
+            raise SuiteError("model.init_args: frame_classifier and video_classifier cannot both be false")
+        levels = [name for name, on in (("video", video_classifier), ("frame", frame_classifier)) if on]
+        super().__init__(levels, optimizer, p_targets, threshold)
         self.save_hyperparameters(ignore=["optimizer"])
         cnn = create_backbone(backbone, pretrained)
         if channels_last:
             cnn = cnn.to(memory_format=torch.channels_last)  # weights too, or convs fall back
         feature_dim = int(getattr(cnn, "num_features"))  # noqa: B009 - timm attribute, not typed
         self.set_pixel_stats(getattr(cnn, "pretrained_cfg", {}))
-        self.net = DualLevelNet(cnn, feature_dim, temporal, hidden_size, num_layers, init_std)
-        self.criterion = DualLevelLoss(alpha=alpha, beta=beta, gamma=gamma, p=p)
+        self.net = DualLevelNet(
+            cnn, feature_dim, temporal, hidden_size, num_layers, init_std, frame_classifier, video_classifier
+        )
+        self.criterion = DualLevelLoss(
+            alpha=alpha,
+            beta=beta,
+            gamma=gamma,
+            p=p,
+            aux_loss=aux_loss,
+            focal_alpha=focal_alpha,
+            focal_gamma=focal_gamma,
+            video_level=video_classifier,
+            frame_level=frame_classifier,
+        )
         self.channels_last = channels_last
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
@@ -154,20 +191,24 @@ class DualLevelAUCNet(DetectorModule):
             n, t = frames.shape[:2]
             frames = frames.flatten(0, 1).contiguous(memory_format=torch.channels_last).unflatten(0, (n, t))
         frame_logits, video_logits = self.net(frames, batch["mask"])
-        return {"frame": frame_logits, "video": video_logits}
+        outputs = {"frame": frame_logits, "video": video_logits}
+        return {level: logits for level, logits in outputs.items() if logits is not None}
 
     def compute_loss(self, outputs: dict[str, Tensor], batch: dict[str, Any]) -> dict[str, Tensor]:
         return self.criterion(
-            outputs["video"], batch["label"], outputs["frame"], batch["frame_labels"], batch["mask"]
+            outputs.get("video"), batch["label"], outputs.get("frame"), batch["frame_labels"], batch["mask"]
         )
 
     def update_metrics(self, stage: str, outputs: dict[str, Tensor], batch: dict[str, Any]) -> None:
         # Ids let the metrics drop the repeats DistributedSampler pads the ranks with.
         index, mask = batch["index"], batch["mask"]
         frame_ids = index[:, None] * mask.shape[1] + torch.arange(mask.shape[1], device=mask.device)
-        self.metrics[f"{stage}_video"].update(
-            outputs["video"].float().sigmoid(), batch["label"].long(), sample_id=index
-        )
+        if "video" in outputs:
+            self.metrics[f"{stage}_video"].update(
+                outputs["video"].float().sigmoid(), batch["label"].long(), sample_id=index
+            )
+        if "frame" not in outputs:
+            return
         self.metrics[f"{stage}_frame"].update(
             outputs["frame"][mask].float().sigmoid(),
             batch["frame_labels"][mask].long(),
@@ -176,9 +217,10 @@ class DualLevelAUCNet(DetectorModule):
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         logits = self(batch)
-        frame_scores = logits["frame"].sigmoid()  # (N, T)
-        return {
-            "video_id": list(batch["video_id"]),
-            "score": logits["video"].sigmoid(),
-            "frame_scores": [s[m] for s, m in zip(frame_scores, batch["mask"], strict=True)],
-        }
+        row: dict[str, Any] = {"video_id": list(batch["video_id"])}
+        if "video" in logits:
+            row["score"] = logits["video"].sigmoid()
+        if "frame" in logits:
+            frame_scores = logits["frame"].sigmoid()  # (N, T)
+            row["frame_scores"] = [s[m] for s, m in zip(frame_scores, batch["mask"], strict=True)]
+        return row

@@ -154,3 +154,61 @@ def test_offline_without_cached_weights_fails_fast_with_advice(monkeypatch: pyte
 def test_unknown_backbone_is_named() -> None:
     with pytest.raises(SuiteError, match="no_such_net"):
         _model(backbone="no_such_net")
+
+
+# ---------------------------------------------------------------- Table 6 ablation switches
+
+
+@pytest.mark.parametrize(
+    ("switches", "levels"),
+    [
+        ({"frame_classifier": True, "video_classifier": False, "temporal": "none"}, {"frame"}),  # CNN+FLC
+        ({"frame_classifier": False, "video_classifier": True, "temporal": "none"}, {"video"}),  # CNN+VLC
+        ({"frame_classifier": False, "video_classifier": True}, {"video"}),  # CNN+VLC+TLM
+        ({"aux_loss": "none"}, {"video", "frame"}),  # CNN+VLC+TLM+FLC, no AUC loss
+    ],
+)
+def test_ablations_output_and_report_only_their_levels(switches: dict, levels: set[str]) -> None:
+    model = _model(**switches)
+    batch = {**_batch(), "index": torch.arange(4)}
+    outputs = model(batch)
+    assert set(outputs) == levels
+    assert {key.split("_")[1] for key in model.metrics} == levels
+    losses = model.compute_loss(outputs, batch)
+    assert {key.split("_")[0] for key in losses if key != "loss"} == levels
+    model.update_metrics("val", outputs, batch)  # no KeyError for the missing level
+
+
+def test_single_level_loss_ignores_beta_and_equals_that_level() -> None:
+    torch.manual_seed(5)
+    frame_logits = torch.randn(3, 4, dtype=torch.float64)
+    frame_labels = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)[:, None].expand(3, 4)
+    mask = torch.ones(3, 4, dtype=torch.bool)
+    only_frames = DualLevelLoss(alpha=0.4, beta=0.9, video_level=False)
+    got = only_frames(None, frame_labels[:, 0], frame_logits, frame_labels, mask)
+    both = DualLevelLoss(alpha=0.4, beta=0.0)(
+        frame_logits[:, 0], frame_labels[:, 0], frame_logits, frame_labels, mask
+    )
+    torch.testing.assert_close(got["loss"], both["frame_loss"])
+
+
+def test_focal_variant_replaces_the_auc_term_by_focal_loss() -> None:
+    torch.manual_seed(6)
+    logits = torch.randn(8, dtype=torch.float64)
+    labels = torch.tensor([1, 0, 1, 1, 0, 0, 1, 0], dtype=torch.float64)
+    loss = DualLevelLoss(alpha=0.3, aux_loss="focal", focal_alpha=0.6, focal_gamma=2.0, frame_level=False)
+    got = loss(logits, labels, None, labels[:, None], torch.ones(8, 1, dtype=torch.bool))
+    p = torch.sigmoid(logits)
+    p_t = torch.where(labels == 1, p, 1 - p)
+    alpha_t = torch.where(labels == 1, 0.6, 0.4)
+    focal = (-alpha_t * (1 - p_t) ** 2 * torch.log(p_t)).mean()
+    bce = F.binary_cross_entropy_with_logits(logits, labels)
+    torch.testing.assert_close(got["loss"], 0.3 * bce + 0.7 * focal)
+    assert set(got) == {"loss", "video_loss", "video_bce", "video_focal"}
+
+
+def test_no_classifier_at_all_is_refused() -> None:
+    with pytest.raises(SuiteError, match="cannot both be false"):
+        _model(frame_classifier=False, video_classifier=False)
+    with pytest.raises(ValueError, match="aux_loss"):
+        DualLevelLoss(aux_loss="hinge")  # type: ignore[arg-type]
