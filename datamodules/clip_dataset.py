@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -43,7 +44,9 @@ class ClipDataset(Dataset):
         can be recognised.
 
     Args:
-        records: Videos of one split, each with a known ``n_frames``.
+        records: Videos of one split, each with a known ``n_frames``. A ``.npy`` path is a video of a
+            face-crop store (``preprocess``): its crops are memory-mapped instead of decoded, and
+            ``face_margin`` is the one chosen at preprocessing.
         clip_len: Frames per clip (T).
         frame_size: Side of the square crops (S).
         face_margin: Crop margin around the face box, as a fraction of the box's longer side.
@@ -88,6 +91,8 @@ class ClipDataset(Dataset):
 
     def _load(self, index: int) -> dict[str, Any]:
         record = self.records[index]
+        if record.path.suffix == ".npy":
+            return self._load_stored(record)
         sidecar = load_sidecar(record.path)
         indices, mask = evenly_spaced_indices(record.n_frames, self.clip_len)
         boxes = sidecar.get("boxes")
@@ -103,7 +108,46 @@ class ClipDataset(Dataset):
         # A file shorter than its recorded frame count: pad with the last decoded frame.
         mask[len(crops) :] = False
         crops += [crops[-1]] * (self.clip_len - len(crops))
-        frames = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+        return self._item(record, np.stack(crops), mask, indices, sidecar)
+
+    def _load_stored(self, record: VideoRecord) -> dict[str, Any]:
+        """A clip from a face-crop store's (T, S, S, 3) array (see :mod:`datamodules.crop_store`).
+
+        The array is memory-mapped, so only the sampled crops are read. Sampling, padding and
+        mask follow the same rules as for videos, over the stored crops; ``frame_labels`` come
+        from the store's per-video JSON, aligned with the stored crops.
+        """
+        try:
+            stored = np.load(record.path, mmap_mode="r")
+        except (OSError, ValueError) as error:
+            raise VideoDecodeError(f"cannot read face crops {record.path}: {error}") from None
+        if stored.ndim != 4 or stored.shape[-1] != 3 or stored.dtype != np.uint8 or not len(stored):
+            raise VideoDecodeError(
+                f"{record.path} is not a face-crop array: expected uint8 (T, S, S, 3), got "
+                f"{stored.dtype} {stored.shape}"
+            )
+        if stored.shape[1] < self.frame_size:
+            raise SuiteError(
+                f"{record.path} holds {stored.shape[1]}x{stored.shape[1]} crops, smaller than "
+                f"frame_size={self.frame_size}: preprocess again with --frame_size {self.frame_size} "
+                "rather than upsampling"
+            )
+        indices, mask = evenly_spaced_indices(len(stored), self.clip_len)
+        crops = np.asarray(stored[indices])
+        if stored.shape[1] != self.frame_size:
+            size = (self.frame_size, self.frame_size)
+            crops = np.stack([cv2.resize(c, size, interpolation=cv2.INTER_AREA) for c in crops])
+        return self._item(record, crops, mask, indices, load_sidecar(record.path))
+
+    def _item(
+        self,
+        record: VideoRecord,
+        crops: np.ndarray,
+        mask: np.ndarray,
+        indices: np.ndarray,
+        sidecar: dict[str, Any],
+    ) -> dict[str, Any]:
+        frames = torch.from_numpy(crops).permute(0, 3, 1, 2).contiguous()
         frame_labels = np.full(self.clip_len, float(record.label), dtype=np.float32)
         if "frame_labels" in sidecar:
             annotated = np.asarray(sidecar["frame_labels"], dtype=np.float32)

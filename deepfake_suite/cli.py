@@ -65,6 +65,7 @@ class SuiteCLI(LightningCLI):
             save_config_callback=LoggerSaveConfigCallback,
             save_config_kwargs={"overwrite": True},
             auto_configure_optimizers=False,
+            parser_kwargs={"epilog": "Also: `preprocess` crops faces into a store (`preprocess --help`)."},
             args=args,
             run=run,
         )
@@ -183,9 +184,19 @@ def _suite_error_in(error: BaseException | None) -> SuiteError | None:
 
 
 def main(args: list[str] | None = None) -> None:
-    """Entry point of ``lightning``, ``deepfake-suite`` and ``python -m deepfake_suite``."""
+    """Entry point of ``lightning``, ``deepfake-suite`` and ``python -m deepfake_suite``.
+
+    ``preprocess`` (videos -> face-crop store) runs no Trainer, so it has its own parser
+    rather than a LightningCLI subcommand.
+    """
+    argv = sys.argv[1:] if args is None else list(args)
     try:
-        SuiteCLI(args=args)
+        if argv[:1] == ["preprocess"]:
+            from datamodules.preprocessing.command import preprocess_command
+
+            preprocess_command(argv[1:])
+        else:
+            SuiteCLI(args=args)
     except Exception as error:
         suite_error = _suite_error_in(error)
         if suite_error is None:

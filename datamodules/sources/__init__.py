@@ -1,5 +1,7 @@
 """Dataset adapters: each turns a dataset folder into a manifest of :class:`VideoRecord` rows."""
 
+from typing import Any
+
 from datamodules.sources.base import VideoRecord, VideoSource, read_manifest
 from datamodules.sources.celeb_df import CelebDFSource
 from datamodules.sources.csv_source import CsvSource
@@ -12,6 +14,7 @@ from datamodules.sources.synthetic import SyntheticSource
 
 __all__ = [
     "CelebDFSource",
+    "CropStoreSource",
     "CsvSource",
     "DFDCSource",
     "DeepFakeDetectionSource",
@@ -25,3 +28,12 @@ __all__ = [
     "read_manifest",
 ]
 
+
+def __getattr__(name: str) -> Any:
+    # The face-crop store's source lives with the store format, which imports this package:
+    # exported lazily to avoid the import cycle.
+    if name == "CropStoreSource":
+        from datamodules.crop_store import CropStoreSource
+
+        return CropStoreSource
+    raise AttributeError(f"module 'datamodules.sources' has no attribute {name!r}")
