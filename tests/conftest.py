@@ -7,6 +7,10 @@ import os
 import sys
 from pathlib import Path
 
+# Lightning attaches a StreamHandler to sys.stderr when first imported. The CLI imports it lazily,
+# so without this the handler would capture the first test's stderr, which pytest closes after
+# that test, and every later log line would print a "Logging error" traceback.
+import lightning.pytorch  # noqa: F401
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
