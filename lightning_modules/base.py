@@ -112,14 +112,21 @@ class DetectorModule(LightningModule):
         outputs = self(batch)
         losses = self.compute_loss(outputs, batch)
         batch_size = len(batch["label"])
+        # Under DDP each rank sees its shard: val/test losses are averaged over ranks so that every
+        # rank (and the checkpoint callback) agrees on val/loss. DistributedSampler's padding
+        # repeats still count in that mean; the exact metrics (AUC, EER, ...) drop them.
+        sync = stage != "train"
         for name, value in losses.items():
-            key = f"{stage}/{name}"
-            if name == "loss":
-                self.log(
-                    key, value, prog_bar=True, on_step=stage == "train", on_epoch=True, batch_size=batch_size
-                )
-            else:
-                self.log(key, value, on_step=False, on_epoch=True, batch_size=batch_size)
+            main = name == "loss"
+            self.log(
+                f"{stage}/{name}",
+                value,
+                prog_bar=main,
+                on_step=main and stage == "train",
+                on_epoch=True,
+                batch_size=batch_size,
+                sync_dist=sync,
+            )
         if stage in ("val", "test"):
             self.update_metrics(stage, outputs, batch)
         return losses["loss"]

@@ -152,12 +152,12 @@ def test_summary_rejects_bad_settings() -> None:
 # ---------------------------------------------------------------- de-duplication and aggregation
 
 
-def test_deduplicate_keeps_first_occurrence_in_order() -> None:
+def test_deduplicate_keeps_one_of_each_id_in_id_order() -> None:
     ids = torch.tensor([4, 2, 4, 9, 2, 7])
     values = torch.tensor([10.0, 20.0, 30.0, 40.0, 50.0, 60.0])
     kept_ids, kept = F.deduplicate(ids, values)
-    assert kept_ids.tolist() == [4, 2, 9, 7]
-    assert kept.tolist() == [10.0, 20.0, 40.0, 60.0]
+    assert kept_ids.tolist() == [2, 4, 7, 9]
+    assert kept.tolist() == [20.0, 10.0, 60.0, 40.0]  # the first occurrence of each id
 
 
 @pytest.mark.parametrize("reduce", ["mean", "max"])
