@@ -33,6 +33,18 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _PROGRESS_METRICS = ("video_auc", "video_eer")
 
 
+def loss_key(stage: str, name: str) -> str:
+    """Logged name of a loss or loss part: ``val/loss``, ``val/loss_video``, ``val/loss_video_auc``.
+
+    Parts carry a ``loss_`` prefix so that they can never collide with a metric: the AUC-loss
+    part of the video level would otherwise be logged as ``val/video_auc``, the key of the
+    video-level AUC that selects checkpoints.
+    """
+    if name == "loss":
+        return f"{stage}/loss"
+    return f"{stage}/loss_{name.removesuffix('_loss')}"
+
+
 def default_adam(params: Iterable[Any]) -> torch.optim.Optimizer:
     """Adam at 1e-4, what most of the papers here train with."""
     return torch.optim.Adam(params, lr=1e-4)
@@ -119,7 +131,7 @@ class DetectorModule(LightningModule):
         for name, value in losses.items():
             main = name == "loss"
             self.log(
-                f"{stage}/{name}",
+                loss_key(stage, name),
                 value,
                 prog_bar=main,
                 on_step=main and stage == "train",

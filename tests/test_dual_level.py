@@ -212,3 +212,16 @@ def test_no_classifier_at_all_is_refused() -> None:
         _model(frame_classifier=False, video_classifier=False)
     with pytest.raises(ValueError, match="aux_loss"):
         DualLevelLoss(aux_loss="hinge")  # type: ignore[arg-type]
+
+
+def test_logged_loss_parts_never_collide_with_metric_keys() -> None:
+    from lightning_modules.base import loss_key
+
+    model = _model()
+    batch = {**_batch(), "index": torch.arange(4)}
+    outputs = model(batch)
+    model.update_metrics("val", outputs, batch)
+    metric_keys = {key for name in ("val_video", "val_frame") for key in model.metrics[name].compute()}
+    loss_keys = {loss_key("val", name) for name in model.compute_loss(outputs, batch)}
+    assert "val/video_auc" in metric_keys and "val/loss" in loss_keys
+    assert not loss_keys & metric_keys
