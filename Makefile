@@ -13,7 +13,7 @@ TORCH_SPEC ?= "torch>=2.2,<=2.14.1" "torchvision>=0.17,<=0.29.1"
 SMOKE := --config experiments/dual_level.yaml --config experiments/smoke/dual_level.yaml
 DEMO_RUN ?= demo
 
-.PHONY: help setup demo test test-all lint typecheck bench clean
+.PHONY: help setup demo test test-all lint typecheck bench bench-data clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ typecheck: $(STAMP) ## Static type check with mypy
 bench: $(STAMP) ## Time metrics vs scikit-learn and the O(n log n) AUC loss vs pairwise (ratios printed)
 	$(PY) bench/metrics_bench.py --n 1000000
 	$(PY) bench/losses_bench.py
+
+bench-data: $(STAMP) ## Frames/s of the frame and clip train loaders per num_workers, vs one H100's need
+	$(PY) bench/data_bench.py $(BENCH_DATA_ARGS)
 
 clean: ## Remove generated data, runs and results (keeps .venv)
 	rm -rf data runs results wandb

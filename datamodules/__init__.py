@@ -6,17 +6,26 @@ Attributes are imported lazily: the synthetic generator's worker processes impor
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from datamodules.clip_datamodule import ClipDataModule
+    from datamodules.combined import CombinedSource
+    from datamodules.frame_datamodule import FrameDataModule
+    from datamodules.transforms import AugmentationStep
 
-__all__ = ["ClipDataModule"]
+__all__ = ["AugmentationStep", "ClipDataModule", "CombinedSource", "FrameDataModule"]
+
+_HOMES = {
+    "AugmentationStep": "datamodules.transforms",
+    "ClipDataModule": "datamodules.clip_datamodule",
+    "CombinedSource": "datamodules.combined",
+    "FrameDataModule": "datamodules.frame_datamodule",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "ClipDataModule":
-        from datamodules.clip_datamodule import ClipDataModule
-
-        return ClipDataModule
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
     raise AttributeError(f"module 'datamodules' has no attribute {name!r}")

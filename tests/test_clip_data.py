@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from datamodules.clip_dataset import ClipDataset, load_sidecar
 from datamodules.face_crop import crop_and_resize, square_crop_box
 from datamodules.leakage import check_split_integrity
 from datamodules.sampling import evenly_spaced_indices
-from datamodules.sources import FolderSource, SyntheticSource, read_manifest
+from datamodules.sources import FolderSource, SyntheticSource, VideoSource, read_manifest
 from deepfake_suite.errors import DataLeakError, SuiteError
 from tests.conftest import TINY_SOURCE
 
@@ -154,3 +155,94 @@ def test_undecodable_videos_are_skipped_with_a_warning_naming_them(
     assert "empty.mp4" in messages and "garbage.mp4" in messages
     assert len(dm.datasets["train"]) == 2
     assert dm.datasets["train"][0]["frames"].shape == (4, 3, 32, 32)
+
+
+# --------------------------------------------------- samplers, subsets and augmentation of clips
+
+
+class _ListSource(VideoSource):
+    def __init__(self, records: list) -> None:
+        self._records = records
+
+    def records(self) -> list:
+        return list(self._records)
+
+
+def _clip_module(source: VideoSource, **kwargs: object) -> ClipDataModule:
+    options: dict = {"clip_len": 4, "frame_size": 32, "batch_size": 4, "num_workers": 0, "preload": True}
+    dm = ClipDataModule(source, **{**options, **kwargs})
+    dm.setup("fit")
+    return dm
+
+
+def test_default_clip_loader_is_a_plain_shuffle_with_the_same_batch_keys(tiny_synthetic_root: Path) -> None:
+    dm = _clip_module(_ListSource(_records(tiny_synthetic_root)))
+    loader = dm.train_dataloader()
+    assert isinstance(loader.sampler, torch.utils.data.RandomSampler) and loader.batch_size == 4
+    assert set(next(iter(loader))) == {"frames", "mask", "frame_labels", "label", "video_id", "index"}
+    assert dm.class_names == ["real", "BlendSwap", "ColorSwap", "FlickerSwap"]
+    assert dm.state_dict() == {"class_names": dm.class_names}
+
+
+def test_clip_batches_hold_both_classes_with_rare_fakes(tiny_synthetic_root: Path) -> None:
+    records = _records(tiny_synthetic_root)
+    first_fake = next(r for r in records if r.split == "train" and r.label == 1)
+    kept = [r for r in records if not (r.split == "train" and r.label == 1 and r != first_fake)]
+    dm = _clip_module(_ListSource(kept), sampler="both_classes", clip_len=2)
+    batches = list(dm.train_dataloader())
+    assert sum(r.label for r in dm.datasets["train"].records) == 1 and len(batches) >= 3
+    for batch in batches:
+        assert set(batch["label"].tolist()) == {0.0, 1.0}
+
+
+def test_clip_pk_groups_are_identities_of_one_class(tiny_synthetic_root: Path) -> None:
+    dm = _clip_module(_ListSource(_records(tiny_synthetic_root)), sampler="pk", pk_p=2, pk_k=2, clip_len=2)
+    records = dm.datasets["train"].records
+    for batch in dm.train_dataloader():
+        keys = [(records[i].identity, records[i].label) for i in batch["index"].tolist()]
+        assert len(keys) == 4 and sorted(Counter(keys).values()) == [2, 2]
+        assert {label for _, label in keys} == {0, 1}
+
+
+def test_clip_augmentation_is_one_draw_per_clip(tiny_synthetic_root: Path) -> None:
+    steps = [
+        {"name": "ImageCompression", "params": {"quality_range": [20, 50], "p": 1.0}},
+        {"name": "GaussNoise", "params": {"std_range": [0.05, 0.1], "p": 1.0}},
+        {"name": "RandomBrightnessContrast", "params": {"p": 1.0}},
+    ]
+    # 16 > 10 frames: the padding repeats the last frame, so it must stay equal to it after
+    # augmentation; any per-frame draw (noise map, JPEG quality, brightness) would break that.
+    dm = _clip_module(_ListSource(_records(tiny_synthetic_root)), clip_len=16, train_transform=steps)
+    plain = dm.datasets["train"]
+    augmented = next(iter(dm.train_dataloader()))
+    for frames, mask, index in zip(augmented["frames"], augmented["mask"], augmented["index"], strict=True):
+        last = int(mask.sum()) - 1
+        assert last == TINY_SOURCE["num_frames"] - 1
+        for t in range(last + 1, 16):
+            assert torch.equal(frames[t], frames[last])
+        assert (frames.float() - plain[int(index)]["frames"].float()).abs().mean() > 1
+    # Validation stays untouched without an eval_transform.
+    assert torch.equal(next(iter(dm.val_dataloader()))["frames"][0], dm.datasets["val"][0]["frames"])
+
+
+def test_smoke_config_parses_with_sampler_and_augmentation(capsys: pytest.CaptureFixture[str]) -> None:
+    from deepfake_suite.cli import main
+    from tests.conftest import PAPER_CONFIG, SMOKE_CONFIG
+
+    steps = "[{name: ImageCompression, params: {quality_range: [40, 90], p: 0.5}}, {name: HorizontalFlip}]"
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "fit",
+                "--config",
+                str(PAPER_CONFIG),
+                "--config",
+                str(SMOKE_CONFIG),
+                "--data.init_args.sampler=both_classes",
+                f"--data.init_args.train_transform={steps}",
+                "--print_config",
+            ]
+        )
+    assert exit_info.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert "sampler: both_classes" in out and "name: ImageCompression" in out and "quality_range" in out
