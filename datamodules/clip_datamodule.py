@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from datamodules.clip_dataset import ClipDataset
 from datamodules.leakage import check_split_integrity
 from datamodules.samplers import BothClassesBatchSampler, ClassBalancedSampler, PKBatchSampler
+from datamodules.sampling import ClipSampling
 from datamodules.sources.base import FAKE, VideoRecord, VideoSource
 from datamodules.subsets import IMBALANCED_PRESETS, imbalanced_subset
 from datamodules.transforms import Augmentation, AugmentationStep, build_augmentation
@@ -299,10 +300,10 @@ class AugmentedClips(Dataset):
 
 
 class ClipDataModule(VideoDataModule):
-    """Clips of ``clip_len`` evenly spaced face crops, one clip per video.
+    """Clips of ``clip_len`` face crops: one evenly spaced clip per video, or consecutive windows.
 
     Batches are dicts of ``frames`` uint8 (N, T, 3, S, S), ``mask`` bool (N, T), ``frame_labels``
-    (N, T), ``label`` (N,), ``video_id`` (list of N str) and ``index`` (N,).
+    (N, T), ``label`` (N,), ``video_id`` (list of N str), ``video_index`` (N,) and ``index`` (N,).
 
     The manifest is checked before any loader exists: unique video ids, no file in two splits,
     and no test identity in train/val when the source promises identity-disjoint splits.
@@ -332,6 +333,12 @@ class ClipDataModule(VideoDataModule):
             the same random draw for every frame of a clip.
         eval_transform: Steps for validation/test clips (e.g. a fixed JPEG quality for robustness
             tests); none by default.
+        clip_sampling: ``even`` (one clip spread over the whole video; dual-level paper) or
+            ``consecutive`` (windows of ``clip_len`` frames ``frame_gap`` apart: the MFoM LSTM's
+            20-frame subsequences, the temporal LSTM's constant-gap sequences).
+        frame_gap: Step between the frames of a ``consecutive`` window.
+        clips_per_video: Windows per video with ``consecutive``; they share the video's
+            ``video_index``, so a detector can average them into one video score.
     """
 
     def __init__(
@@ -354,9 +361,19 @@ class ClipDataModule(VideoDataModule):
         imbalance_seed: int = 0,
         train_transform: list[AugmentationStep] | None = None,
         eval_transform: list[AugmentationStep] | None = None,
+        clip_sampling: ClipSampling = "even",
+        frame_gap: int = 1,
+        clips_per_video: int = 1,
     ) -> None:
         if clip_len < 1:
             raise SuiteError(f"data.init_args.clip_len must be >= 1, got clip_len={clip_len}")
+        if frame_gap < 1 or clips_per_video < 1:
+            raise SuiteError(
+                "data.init_args.frame_gap and clips_per_video must be >= 1, got "
+                f"{frame_gap} and {clips_per_video}"
+            )
+        if clip_sampling == "even" and clips_per_video != 1:
+            raise SuiteError("data.init_args.clips_per_video > 1 needs clip_sampling: consecutive")
         super().__init__(
             source,
             frame_size=frame_size,
@@ -377,6 +394,9 @@ class ClipDataModule(VideoDataModule):
             eval_transform=eval_transform,
         )
         self.clip_len = clip_len
+        self.clip_sampling: ClipSampling = clip_sampling
+        self.frame_gap = frame_gap
+        self.clips_per_video = clips_per_video
 
     def _make_dataset(self, split: str, records: list[VideoRecord]) -> ClipDataset:
         return ClipDataset(
@@ -386,15 +406,19 @@ class ClipDataModule(VideoDataModule):
             face_margin=self.face_margin,
             preload=self.preload,
             num_threads=self.num_workers,
+            sampling=self.clip_sampling,
+            frame_gap=self.frame_gap,
+            clips_per_video=self.clips_per_video,
+            video_indices=self._video_index,
         )
 
     def _item_labels(self, dataset: ClipDataset) -> np.ndarray:
-        return np.array([r.label for r in dataset.records], dtype=np.int64)
+        return np.array([r.label for r in dataset.item_records], dtype=np.int64)
 
     def _pk_groups(self, dataset: ClipDataset) -> np.ndarray:
         # One clip per video: a group of K clips must span videos, so it is an identity's real
         # (or fake) videos; Celeb-DF fakes carry their target's identity, hence the label in the key.
-        return np.array([f"{r.identity or r.video_id}|{r.label}" for r in dataset.records])
+        return np.array([f"{r.identity or r.video_id}|{r.label}" for r in dataset.item_records])
 
     def _augmented(self, dataset: ClipDataset, augmentation: Augmentation | None) -> Dataset:
         return dataset if augmentation is None else AugmentedClips(dataset, augmentation)

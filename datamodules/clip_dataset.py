@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from datamodules.face_crop import crop_and_resize, square_crop_box
-from datamodules.sampling import evenly_spaced_indices
+from datamodules.sampling import ClipSampling, clip_windows
 from datamodules.sources.base import VideoRecord
 from datamodules.video_io import VideoDecodeError, decode_frames
 from deepfake_suite.errors import SuiteError
@@ -32,7 +32,7 @@ def load_sidecar(video_path: Path) -> dict[str, Any]:
 
 
 class ClipDataset(Dataset):
-    """Clips of ``clip_len`` evenly spaced face crops per video.
+    """Clips of ``clip_len`` face crops per video: one evenly spaced clip, or consecutive windows.
 
     Each item is a dict:
         ``frames``: uint8 (T, 3, S, S) face crops (normalisation happens on the device),
@@ -40,6 +40,8 @@ class ClipDataset(Dataset):
         ``frame_labels``: float (T,), per-frame fake labels (a video's label when not annotated),
         ``label``: float, the video's label (1 = fake),
         ``video_id``: str, unique across datasets,
+        ``video_index``: int, one per video (several clips of a video share it, so that metrics
+        can average a video's clip scores),
         ``index``: int, the item's position, so that duplicates added by distributed samplers
         can be recognised.
 
@@ -53,6 +55,11 @@ class ClipDataset(Dataset):
         preload: Decode every clip once up front (small datasets: no decoding per epoch). Videos
             that cannot be decoded are then skipped with a warning naming the file.
         num_threads: Threads used to preload.
+        sampling: ``even`` (one clip over the whole video) or ``consecutive`` (windows of frames
+            ``frame_gap`` apart), see :func:`~datamodules.sampling.clip_windows`.
+        frame_gap: Step between the frames of a ``consecutive`` window.
+        clips_per_video: Windows per video with ``consecutive``.
+        video_indices: ``video_id -> video_index``; by default the record's position.
     """
 
     def __init__(
@@ -63,20 +70,47 @@ class ClipDataset(Dataset):
         face_margin: float = 0.3,
         preload: bool = False,
         num_threads: int = 2,
+        sampling: ClipSampling = "even",
+        frame_gap: int = 1,
+        clips_per_video: int = 1,
+        video_indices: dict[str, int] | None = None,
     ) -> None:
-        self.records = records
         self.clip_len = clip_len
         self.frame_size = frame_size
         self.face_margin = face_margin
+        self.sampling: ClipSampling = sampling
+        self.frame_gap = frame_gap
+        self.clips_per_video = clips_per_video
         self._cache: list[dict[str, Any]] | None = None
+        self._set_records(records, video_indices)
         if preload:
             with ThreadPoolExecutor(max(1, num_threads)) as pool:
-                loaded = list(pool.map(self._try_load, range(len(records))))
-            self.records = [r for r, item in zip(records, loaded, strict=True) if item is not None]
-            self._cache = [item for item in loaded if item is not None]
+                loaded = list(pool.map(self._try_load, range(len(self._windows))))
+            broken = {self._windows[i][0] for i, item in enumerate(loaded) if item is None}
+            kept = [i for i, (video, _, _) in enumerate(self._windows) if video not in broken]
+            self._cache = [loaded[i] for i in kept]  # type: ignore[misc]
+            self._set_records([r for i, r in enumerate(records) if i not in broken], video_indices)
+
+    def _set_records(self, records: list[VideoRecord], video_indices: dict[str, int] | None) -> None:
+        self.records = records
+        self._video_index = [
+            video_indices[r.video_id] if video_indices is not None else i for i, r in enumerate(records)
+        ]
+        self._windows = [
+            (video, indices, mask)
+            for video, record in enumerate(records)
+            for indices, mask in clip_windows(
+                record.n_frames, self.clip_len, self.sampling, self.frame_gap, self.clips_per_video
+            )
+        ]
+
+    @property
+    def item_records(self) -> list[VideoRecord]:
+        """The video of each item, aligned with the dataset's indices."""
+        return [self.records[video] for video, _, _ in self._windows]
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self._windows)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         item = self._cache[index] if self._cache is not None else self._load(index)
@@ -90,11 +124,13 @@ class ClipDataset(Dataset):
             return None
 
     def _load(self, index: int) -> dict[str, Any]:
-        record = self.records[index]
+        video, indices, mask = self._windows[index]
+        record = self.records[video]
+        item = {"video_index": self._video_index[video]}
         if record.path.suffix == ".npy":
-            return self._load_stored(record)
+            return {**self._load_stored(record, indices, mask.copy()), **item}
         sidecar = load_sidecar(record.path)
-        indices, mask = evenly_spaced_indices(record.n_frames, self.clip_len)
+        mask = mask.copy()
         boxes = sidecar.get("boxes")
 
         def crop(frame: np.ndarray, frame_index: int) -> np.ndarray:
@@ -108,9 +144,9 @@ class ClipDataset(Dataset):
         # A file shorter than its recorded frame count: pad with the last decoded frame.
         mask[len(crops) :] = False
         crops += [crops[-1]] * (self.clip_len - len(crops))
-        return self._item(record, np.stack(crops), mask, indices, sidecar)
+        return {**self._item(record, np.stack(crops), mask, indices, sidecar), **item}
 
-    def _load_stored(self, record: VideoRecord) -> dict[str, Any]:
+    def _load_stored(self, record: VideoRecord, indices: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
         """A clip from a face-crop store's (T, S, S, 3) array (see :mod:`datamodules.crop_store`).
 
         The array is memory-mapped, so only the sampled crops are read. Sampling, padding and
@@ -132,7 +168,9 @@ class ClipDataset(Dataset):
                 f"frame_size={self.frame_size}: preprocess again with --frame_size {self.frame_size} "
                 "rather than upsampling"
             )
-        indices, mask = evenly_spaced_indices(len(stored), self.clip_len)
+        # The manifest's n_frames is the number of stored crops; a shorter array pads and masks.
+        mask &= indices < len(stored)
+        indices = np.minimum(indices, len(stored) - 1)
         crops = np.asarray(stored[indices])
         if stored.shape[1] != self.frame_size:
             size = (self.frame_size, self.frame_size)

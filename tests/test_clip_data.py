@@ -16,7 +16,7 @@ from datamodules import ClipDataModule
 from datamodules.clip_dataset import ClipDataset, load_sidecar
 from datamodules.face_crop import crop_and_resize, square_crop_box
 from datamodules.leakage import check_split_integrity
-from datamodules.sampling import evenly_spaced_indices
+from datamodules.sampling import clip_windows, evenly_spaced_indices
 from datamodules.sources import FolderSource, SyntheticSource, VideoSource, read_manifest
 from deepfake_suite.errors import DataLeakError, SuiteError
 from tests.conftest import TINY_SOURCE
@@ -179,7 +179,8 @@ def test_default_clip_loader_is_a_plain_shuffle_with_the_same_batch_keys(tiny_sy
     dm = _clip_module(_ListSource(_records(tiny_synthetic_root)))
     loader = dm.train_dataloader()
     assert isinstance(loader.sampler, torch.utils.data.RandomSampler) and loader.batch_size == 4
-    assert set(next(iter(loader))) == {"frames", "mask", "frame_labels", "label", "video_id", "index"}
+    keys = {"frames", "mask", "frame_labels", "label", "video_id", "video_index", "index"}
+    assert set(next(iter(loader))) == keys
     assert dm.class_names == ["real", "BlendSwap", "ColorSwap", "FlickerSwap"]
     assert dm.state_dict() == {"class_names": dm.class_names}
 
@@ -246,3 +247,46 @@ def test_smoke_config_parses_with_sampler_and_augmentation(capsys: pytest.Captur
     assert exit_info.value.code in (0, None)
     out = capsys.readouterr().out
     assert "sampler: both_classes" in out and "name: ImageCompression" in out and "quality_range" in out
+
+
+# ---------------------------------------------------------------- consecutive windows
+
+
+@pytest.mark.parametrize(
+    ("n_frames", "clip_len", "gap", "clips", "expected"),
+    [
+        (10, 3, 1, 1, [[0, 1, 2]]),
+        (10, 3, 1, 3, [[0, 1, 2], [4, 5, 6], [7, 8, 9]]),  # starts rint(linspace(0, 7, 3)) = 0, 4, 7
+        (10, 3, 2, 2, [[0, 2, 4], [5, 7, 9]]),  # span 5: starts 0 and 5
+        (9, 2, 4, 5, [[0, 4], [1, 5], [2, 6], [3, 7], [4, 8]]),
+    ],
+)
+def test_consecutive_windows_by_hand(
+    n_frames: int, clip_len: int, gap: int, clips: int, expected: list
+) -> None:
+    windows = clip_windows(n_frames, clip_len, "consecutive", gap, clips)
+    assert [w[0].tolist() for w in windows] == expected
+    assert all(w[1].all() for w in windows)
+
+
+def test_consecutive_window_longer_than_the_video_pads_and_masks() -> None:
+    ((indices, mask),) = clip_windows(5, 4, "consecutive", frame_gap=2, clips_per_video=3)
+    assert indices.tolist() == [0, 2, 4, 4] and mask.tolist() == [True, True, True, False]
+
+
+def test_even_sampling_refuses_several_clips_per_video() -> None:
+    with pytest.raises(ValueError, match="consecutive"):
+        clip_windows(10, 3, "even", clips_per_video=2)
+
+
+def test_clip_module_gives_several_windows_per_video_sharing_its_index(tiny_synthetic_root: Path) -> None:
+    dm = _clip_module(
+        _ListSource(_records(tiny_synthetic_root)), clip_len=3, clip_sampling="consecutive", clips_per_video=2
+    )
+    dataset = dm.datasets["train"]
+    assert len(dataset) == 2 * len(dataset.records)
+    first, second = dataset[0], dataset[1]
+    assert first["video_id"] == second["video_id"] and first["video_index"] == second["video_index"]
+    assert not torch.equal(first["frames"], second["frames"])  # different windows of one video
+    labels = dm._item_labels(dataset)
+    assert len(labels) == len(dataset) and labels[0] == labels[1]
