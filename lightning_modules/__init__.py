@@ -1,5 +1,18 @@
 """One LightningModule per paper; plain nn.Module networks live beside them."""
 
+from lightning_modules.base import DetectorModule, FrameDetector
+from lightning_modules.baseline_networks import FeatureMLP, Meso4, MesoInception4, TimmClassifier
+from lightning_modules.baselines import BinaryFrameClassifier
 from lightning_modules.dual_level import DualLevelAUCNet, DualLevelNet
 
-__all__ = ["DualLevelAUCNet", "DualLevelNet"]
+__all__ = [
+    "BinaryFrameClassifier",
+    "DetectorModule",
+    "DualLevelAUCNet",
+    "DualLevelNet",
+    "FeatureMLP",
+    "FrameDetector",
+    "Meso4",
+    "MesoInception4",
+    "TimmClassifier",
+]
