@@ -4,6 +4,7 @@ from lightning_modules.base import DetectorModule, FrameDetector
 from lightning_modules.baseline_networks import FeatureMLP, Meso4, MesoInception4, TimmClassifier
 from lightning_modules.baselines import BinaryFrameClassifier
 from lightning_modules.dual_level import DualLevelAUCNet, DualLevelNet
+from lightning_modules.mfom import MFoMDetector, MFoMLSTMDetector
 
 __all__ = [
     "BinaryFrameClassifier",
@@ -12,6 +13,8 @@ __all__ = [
     "DualLevelNet",
     "FeatureMLP",
     "FrameDetector",
+    "MFoMDetector",
+    "MFoMLSTMDetector",
     "Meso4",
     "MesoInception4",
     "TimmClassifier",
