@@ -1,5 +1,6 @@
 """One LightningModule per paper; plain nn.Module networks live beside them."""
 
+from lightning_modules.attribution import AttributionXception
 from lightning_modules.base import DetectorModule, FrameDetector
 from lightning_modules.baseline_networks import FeatureMLP, Meso4, MesoInception4, TimmClassifier
 from lightning_modules.baselines import BinaryFrameClassifier
@@ -7,6 +8,7 @@ from lightning_modules.dual_level import DualLevelAUCNet, DualLevelNet
 from lightning_modules.mfom import MFoMDetector, MFoMLSTMDetector
 
 __all__ = [
+    "AttributionXception",
     "BinaryFrameClassifier",
     "DetectorModule",
     "DualLevelAUCNet",

@@ -50,6 +50,19 @@ def create_backbone(name: str, pretrained: bool | str, key: str = "model.init_ar
     return _create(name, pretrained=True)
 
 
+def backbone_width(backbone: nn.Module) -> int:
+    """Width of the pooled features a ``num_classes=0`` timm model returns.
+
+    MobileNetV3 and a few others put a conv head after pooling (960 -> 1280 channels), so their
+    output is ``head_hidden_size`` wide, not ``num_features``; sizing a layer from
+    ``num_features`` alone fails at the first batch for them.
+    """
+    width = getattr(backbone, "head_hidden_size", None) or getattr(backbone, "num_features", None)
+    if width is None:
+        raise SuiteError(f"{type(backbone).__name__} exposes neither head_hidden_size nor num_features")
+    return int(width)
+
+
 def _create(name: str, pretrained: bool, file: str | None = None) -> nn.Module:
     overlay = {"file": file} if file else None
     try:

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lightning_modules.backbones import create_backbone
+from lightning_modules.backbones import backbone_width, create_backbone
 
 # Keras' ImageDataGenerator(rescale=1/255) in MesoNet: pixels in [0, 1], no mean/std.
 _UNIT_RANGE = {"mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}
@@ -197,7 +197,7 @@ class TimmClassifier(nn.Module):
         super().__init__()
         self.backbone = create_backbone(backbone, pretrained)
         self.pretrained_cfg: dict[str, Any] = dict(getattr(self.backbone, "pretrained_cfg", {}))
-        features = int(getattr(self.backbone, "num_features"))  # noqa: B009 - timm attribute, not typed
+        features = backbone_width(self.backbone)
         self.head = nn.Sequential(nn.Dropout(drop_rate), nn.Linear(features, 1))
 
     def forward(self, images: Tensor) -> Tensor:
@@ -239,7 +239,7 @@ class FeatureMLP(nn.Module):
         self.freeze_backbone = freeze_backbone
         if freeze_backbone:
             self.backbone.requires_grad_(False)
-        widths = [int(getattr(self.backbone, "num_features")), *hidden_sizes]  # noqa: B009
+        widths = [backbone_width(self.backbone), *hidden_sizes]
         layers: list[nn.Module] = []
         for width_in, width_out in itertools.pairwise(widths):
             layers += [nn.Linear(width_in, width_out), nn.ReLU(), nn.Dropout(dropout)]

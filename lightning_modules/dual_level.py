@@ -14,7 +14,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
 from deepfake_suite.errors import SuiteError
-from lightning_modules.backbones import create_backbone
+from lightning_modules.backbones import backbone_width, create_backbone
 from lightning_modules.base import DetectorModule
 from losses.dual_level_loss import AuxLoss, DualLevelLoss
 from metrics.detection import DEFAULT_P_TARGETS
@@ -162,7 +162,7 @@ class DualLevelAUCNet(DetectorModule):
         cnn = create_backbone(backbone, pretrained)
         if channels_last:
             cnn = cnn.to(memory_format=torch.channels_last)  # weights too, or convs fall back
-        feature_dim = int(getattr(cnn, "num_features"))  # noqa: B009 - timm attribute, not typed
+        feature_dim = backbone_width(cnn)
         self.set_pixel_stats(getattr(cnn, "pretrained_cfg", {}))
         self.net = DualLevelNet(
             cnn, feature_dim, temporal, hidden_size, num_layers, init_std, frame_classifier, video_classifier

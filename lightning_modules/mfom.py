@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from deepfake_suite.atomic import atomic_write_text
 from deepfake_suite.errors import SuiteError
-from lightning_modules.backbones import create_backbone
+from lightning_modules.backbones import backbone_width, create_backbone
 from lightning_modules.base import DetectorModule, FrameDetector, default_adam
 from lightning_modules.mfom_networks import FrameClassifier, SequenceClassifier
 from losses.mfom_loss import MFoMLoss
@@ -466,7 +466,4 @@ def _prepare_backbone(name: str, pretrained: bool | str, channels_last: bool) ->
     cnn = create_backbone(name, pretrained)
     if channels_last:
         cnn = cnn.to(memory_format=torch.channels_last)  # weights too, or convolutions fall back
-    # With num_classes=0 some models (MobileNetV3) still apply their head convolution, so the
-    # output is head_hidden_size wide, not num_features.
-    width = getattr(cnn, "head_hidden_size", None) or getattr(cnn, "num_features")  # noqa: B009
-    return cnn, int(width)
+    return cnn, backbone_width(cnn)

@@ -38,6 +38,15 @@ def test_forward_gives_a_logit_per_frame_and_per_video() -> None:
     assert out["video"].shape == (4,)
 
 
+def test_backbone_with_a_head_conv_after_pooling_is_sized_by_its_output() -> None:
+    # MobileNetV3's num_classes=0 output passes a conv head (576 -> 1024 here), so sizing the GRU
+    # from num_features would fail at the first batch.
+    model = _model(backbone="mobilenetv3_small_050").eval()
+    assert model.net.backbone.num_features != model.net.backbone.head_hidden_size
+    out = model(_batch())
+    assert out["video"].shape == (4,)
+
+
 def test_channels_last_gives_the_same_logits() -> None:
     batch = _batch()
     reference = _model().eval()
