@@ -13,7 +13,12 @@ TORCH_SPEC ?= "torch>=2.2,<=2.14.1" "torchvision>=0.17,<=0.29.1"
 SMOKE := --config experiments/dual_level.yaml --config experiments/smoke/dual_level.yaml
 DEMO_RUN ?= demo
 
-.PHONY: help setup demo test test-all lint typecheck bench bench-data clean
+SCALE ?= smoke
+# e.g. make reproduce-tables SCALE=full DATA_ROOT=/datasets REPRODUCE_ARGS="--jobs 1 -- --trainer.devices=4"
+DATA_ROOT ?=
+REPRODUCE_ARGS ?=
+
+.PHONY: help setup demo test test-all lint typecheck bench bench-data reproduce-tables clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -48,6 +53,9 @@ bench: $(STAMP) ## Time metrics vs scikit-learn and the O(n log n) AUC loss vs p
 
 bench-data: $(STAMP) ## Frames/s of the frame and clip train loaders per num_workers, vs one H100's need
 	$(PY) bench/data_bench.py $(BENCH_DATA_ARGS)
+
+reproduce-tables: $(STAMP) ## Run every experiment behind the papers' tables (SCALE=smoke|full), draw the tables
+	$(PY) -m reproduce --scale $(SCALE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(REPRODUCE_ARGS)
 
 clean: ## Remove generated data, runs and results (keeps .venv)
 	rm -rf data runs results wandb

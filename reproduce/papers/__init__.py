@@ -1,0 +1,12 @@
+"""Every paper's experiments and tables, one module per paper, gathered in paper order."""
+
+from __future__ import annotations
+
+from reproduce.papers import mfom
+from reproduce.spec import Experiment, TableSpec, check_registry
+
+_MODULES = (mfom,)
+
+EXPERIMENTS: tuple[Experiment, ...] = tuple(e for module in _MODULES for e in module.EXPERIMENTS)
+TABLES: tuple[TableSpec, ...] = tuple(t for module in _MODULES for t in module.TABLES)
+check_registry(EXPERIMENTS, TABLES)
