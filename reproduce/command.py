@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from deepfake_suite.errors import SuiteError
-from reproduce.spec import SCALES, Experiment, Scale
+from reproduce.spec import SCALES, Experiment, Scale, TableSpec
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -87,6 +87,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--render-only", action="store_true", help="Only draw the tables from existing results."
     )
     parser.add_argument("--list", action="store_true", help="List the experiments and exit.")
+    parser.add_argument(
+        "--no-wandb", action="store_true", help="Turn the W&B logger off (faster smoke runs)."
+    )
     parser.add_argument("extra", nargs="*", help="After `--`: arguments added to every CLI command.")
     return parser.parse_args(argv)
 
@@ -122,7 +125,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
         isolation: Isolation = args.isolation or ("in_process" if scale == "smoke" else "subprocess")
-        runner = Runner(layout, force=args.force, jobs=args.jobs, isolation=isolation, extra_args=args.extra)
+        runner = Runner(
+            layout,
+            force=args.force,
+            jobs=args.jobs,
+            isolation=isolation,
+            extra_args=args.extra,
+            table_slugs=table_slugs(TABLES),
+            wandb=not args.no_wandb,
+        )
         outcomes = runner.run(_with_dependencies(experiments, EXPERIMENTS))
         write_summary(outcomes, layout)
         failed = sum(o.status == "failed" for o in outcomes)
@@ -130,6 +141,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     written = render_all(tables, layout, preamble=preamble)
     print(f"tables written to {layout.tables_dir} ({len(written)} files); {failed} experiment(s) failed")
     return 1 if failed else 0
+
+
+def table_slugs(tables: Sequence[TableSpec]) -> dict[str, list[str]]:
+    """Experiment name -> slugs of the tables with a row from it, in declaration order."""
+    slugs: dict[str, list[str]] = {}
+    for table in tables:
+        for row in table.rows:
+            if row.experiment is not None and table.slug not in slugs.setdefault(row.experiment, []):
+                slugs[row.experiment].append(table.slug)
+    return slugs
 
 
 def _with_dependencies(selected: Sequence[Experiment], everything: Sequence[Experiment]) -> list[Experiment]:

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -79,7 +79,23 @@ class Outcome:
     detail: str = ""
 
 
-def commands(experiment: Experiment, layout: Layout, extra_args: Sequence[str] = ()) -> list[list[str]]:
+def wandb_args(experiment: Experiment, tables: Sequence[str], scale: Scale) -> list[str]:
+    """W&B group and tags of a run: grouped under the first table it feeds, tagged ``table:<slug>``
+    for every table it feeds, so that a dashboard filter on one tag lists exactly a table's rows.
+
+    ``+=`` appends to the config's own tags (detector, loss, dataset, ...) instead of replacing them.
+    """
+    key = "--trainer.logger.init_args"
+    tags = [*(f"table:{slug}" for slug in tables), f"scale:{scale}", *experiment.tags]
+    return [
+        f"{key}.group={tables[0] if tables else experiment.paper}",
+        *(f"{key}.tags+={tag}" for tag in tags),
+    ]
+
+
+def commands(
+    experiment: Experiment, layout: Layout, extra_args: Sequence[str] = (), logger_args: Sequence[str] = ()
+) -> list[list[str]]:
     """The CLI argument lists (without the program name) that run ``experiment``: fit then test,
     or test alone of another experiment's best checkpoint."""
     common = [arg for config in experiment.command_configs(layout.scale) for arg in ("--config", config)]
@@ -94,7 +110,7 @@ def commands(experiment: Experiment, layout: Layout, extra_args: Sequence[str] =
     common += [
         f"{key}={layout.best_checkpoint(source)}" for key, source in experiment.checkpoint_args.items()
     ]
-    common += list(extra_args)
+    common += [*logger_args, *extra_args]
     if experiment.test_checkpoint_of is not None:
         return [["test", *common, f"--ckpt_path={layout.best_checkpoint(experiment.test_checkpoint_of)}"]]
     return [["fit", *common], ["test", *common, "--ckpt_path=best"]]
@@ -175,6 +191,8 @@ class Runner:
         extra_args: CLI arguments appended to every command (``--trainer.devices=4``).
         echo: Print one line per experiment as it finishes.
         entry: ``module:function`` taking the CLI arguments (the suite's CLI; tests pass a stub).
+        table_slugs: Experiment name -> slugs of the tables it feeds (W&B group and tags).
+        wandb: Log to W&B (offline without an account); ``False`` turns the logger off.
     """
 
     def __init__(
@@ -186,6 +204,8 @@ class Runner:
         extra_args: Sequence[str] = (),
         echo: bool = True,
         entry: str = DEFAULT_ENTRY,
+        table_slugs: Mapping[str, Sequence[str]] | None = None,
+        wandb: bool = True,
     ) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
@@ -196,6 +216,8 @@ class Runner:
         self.extra_args = list(extra_args)
         self.echo = echo
         self.entry = entry
+        self.table_slugs = dict(table_slugs or {})
+        self.wandb = wandb
         self.threads = max(1, (os.cpu_count() or 1) // jobs)
 
     def run(self, experiments: Sequence[Experiment]) -> list[Outcome]:
@@ -265,7 +287,11 @@ class Runner:
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")  # one log per attempt: a re-run must not show an old error
         self.layout.failure(experiment.name).unlink(missing_ok=True)
-        argument_lists = commands(experiment, self.layout, self.extra_args)
+        if self.wandb:
+            logger_args = wandb_args(experiment, self.table_slugs.get(experiment.name, ()), self.layout.scale)
+        else:
+            logger_args = ["--trainer.logger=false"]
+        argument_lists = commands(experiment, self.layout, self.extra_args, logger_args)
         if self.isolation == "in_process":
             return executor.submit(_run_in_worker, argument_lists, str(log), self.threads, self.entry)
         return executor.submit(_run_subprocess, argument_lists, str(log), self.layout.root, self.entry)

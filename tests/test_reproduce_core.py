@@ -10,7 +10,7 @@ import pytest
 from reproduce.command import link_data_root
 from reproduce.paper_numbers import paper_value
 from reproduce.render import latex_escape, render_csv, render_latex, render_markdown, table_cells
-from reproduce.runner import Layout, Runner, commands, load_results
+from reproduce.runner import Layout, Runner, commands, load_results, wandb_args
 from reproduce.spec import Experiment, RowSpec, TableSpec, check_registry, run_order
 
 STUB = "tests.reproduce_stub_cli:main"
@@ -21,7 +21,7 @@ def _experiment(name: str, **kwargs) -> Experiment:
 
 
 def _runner(tmp_path: Path, **kwargs) -> Runner:
-    defaults = {"isolation": "subprocess", "echo": False, "entry": STUB}
+    defaults = {"isolation": "subprocess", "echo": False, "entry": STUB, "wandb": False}
     return Runner(Layout(tmp_path, "smoke"), **{**defaults, **kwargs})
 
 
@@ -64,6 +64,14 @@ def test_commands_fit_then_test_best_or_test_another_runs_checkpoint(tmp_path: P
     assert fit[1:5] == ["--config", "experiments/base.yaml", "--config", "experiments/smoke/base.yaml"]
     assert "--trainer.max_epochs=2" in fit and fit[-1] == "--trainer.devices=1"
     assert "--trainer.max_epochs=2" not in commands(base, Layout(tmp_path, "full"))[0]
+    tagged = commands(base, layout, logger_args=wandb_args(base, ["mfom-table_i", "mfom-table_x"], "smoke"))[
+        0
+    ]
+    assert "--trainer.logger.init_args.group=mfom-table_i" in tagged
+    assert {
+        "--trainer.logger.init_args.tags+=table:mfom-table_x",
+        "--trainer.logger.init_args.tags+=scale:smoke",
+    } <= {*tagged}
     (only,) = commands(_experiment("cross", test_checkpoint_of="base"), layout)
     assert only[0] == "test" and only[-1] == f"--ckpt_path={layout.best_checkpoint('base')}"
 
@@ -219,3 +227,11 @@ def test_registered_rows_are_published_cells_and_configs_exist() -> None:
                 assert metric.startswith("test/"), (
                     f"{table.slug} {row.paper_row}: {metric!r} is not a test metric"
                 )
+
+
+def test_table_slugs_list_each_table_a_run_feeds_once() -> None:
+    from reproduce.command import table_slugs
+
+    rows = (RowSpec("CNN", "cnn", {"EER": "test/video_eer"}), RowSpec("CNN+MEER", "cnn", {"EER": "test/x"}))
+    tables = [TableSpec("mfom", "Table I", "t", rows), TableSpec("mfom", "Table II", "t", rows[:1])]
+    assert table_slugs(tables) == {"cnn": ["mfom-table_i", "mfom-table_ii"]}
