@@ -2,8 +2,10 @@
 
 ``fit``, ``validate``, ``test`` and ``predict`` go to the LightningCLI
 (:mod:`deepfake_suite.lightning_cli`); ``preprocess`` (videos -> face-crop store) runs no Trainer
-and has its own parser. Lightning is imported only for the Trainer subcommands: it costs ~10 s,
-which every ``preprocess`` worker and ``--help`` would otherwise pay.
+and has its own parser; ``score`` (screen a folder of videos at an operating point chosen on
+validation data, :mod:`deepfake_suite.screening`) parses its own arguments before it imports
+Lightning. Lightning is imported only where a Trainer runs: it costs ~10 s, which every
+``preprocess`` worker and ``--help`` would otherwise pay.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ def main(args: list[str] | None = None) -> None:
             from datamodules.preprocessing.command import preprocess_command
 
             preprocess_command(argv[1:])
+        elif argv[:1] == ["score"]:
+            from deepfake_suite.screening import score_command
+
+            score_command(argv[1:])
         else:
             from deepfake_suite.lightning_cli import SuiteCLI
 

@@ -63,7 +63,10 @@ class SuiteCLI(LightningCLI):
             save_config_callback=LoggerSaveConfigCallback,
             save_config_kwargs={"overwrite": True},
             auto_configure_optimizers=False,
-            parser_kwargs={"epilog": "Also: `preprocess` crops faces into a store (`preprocess --help`)."},
+            parser_kwargs={
+                "epilog": "Also: `preprocess` crops faces into a store (`preprocess --help`); `score` "
+                "screens a folder of videos at an operating point chosen on validation data (`score --help`)."
+            },
             args=args,
             run=run,
         )
