@@ -16,21 +16,34 @@ Metrics get the dataset ``index`` of each sample (``sample_id``), so the repeats
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.loggers import WandbLogger
 from torch import Tensor, nn
 
-from metrics.detection import DEFAULT_P_TARGETS, DetectionMetrics
+from deepfake_suite.atomic import atomic_write_text
+from metrics.detection import DEFAULT_P_TARGETS, DetectionMetrics, GatheredScores
 from metrics.functional.aggregation import Reduction
+from metrics.functional.curves import det_curve, roc_curve
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Shown in the progress bar; everything else goes to the logger only.
 _PROGRESS_METRICS = ("video_auc", "video_eer")
+#: Per-level test scores in the run folder (``test_scores_video.csv``): what the figures are drawn from.
+TEST_SCORES_FILE = "test_scores_{level}.csv"
+#: Curves sent to W&B are thinned to this many points: a chart of every threshold of a large test
+#: set is slow to draw and adds nothing at screen resolution.
+WANDB_CURVE_POINTS = 500
+#: Rates are clipped into [eps, 1 - eps] before the probit of a DET curve (0 and 1 map to infinity).
+_DET_CLIP = 1e-4
 
 
 def loss_key(stage: str, name: str) -> str:
@@ -43,6 +56,76 @@ def loss_key(stage: str, name: str) -> str:
     if name == "loss":
         return f"{stage}/loss"
     return f"{stage}/loss_{name.removesuffix('_loss')}"
+
+
+def format_test_scores(gathered: GatheredScores) -> str:
+    """CSV text of one level's test scores: ``<id_kind>,label,score``, one row per sample or video.
+
+    The first column is named after what the ids are (``sample_id``, ``group_id`` for a frame-level
+    detector's videos, or ``position``); ``score`` is the probability of fake, written with ``repr``
+    so that it reads back exactly.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([gathered.id_kind, "label", "score"])
+    ids, scores, labels = (t.detach().cpu().tolist() for t in gathered[:3])
+    for sample, label, score in zip(ids, labels, scores, strict=True):
+        writer.writerow([int(sample), int(label), repr(float(score))])
+    return buffer.getvalue()
+
+
+def thinned(count: int, max_points: int) -> Tensor:
+    """Indices of at most ``max_points`` evenly spaced points of ``count``, first and last kept."""
+    if count <= max_points:
+        return torch.arange(count)
+    return torch.linspace(0, count - 1, max_points, dtype=torch.float64).round().long().unique()
+
+
+def curve_points(scores: Tensor, labels: Tensor, max_points: int = WANDB_CURVE_POINTS) -> dict[str, Tensor]:
+    """ROC and DET points of one level, thinned to ``max_points`` each, for logging.
+
+    Args:
+        scores: (N,) probabilities of fake; labels: (N,) 1 = fake, both classes present.
+
+    Returns:
+        ``fpr``, ``tpr`` (ROC, thresholds descending as in scikit-learn), ``p_fa``, ``p_miss`` (DET,
+        thresholds ascending) and ``probit_p_fa``, ``probit_p_miss``: the DET axes' normal deviates,
+        rates clipped into [1e-4, 1 - 1e-4]. Float64 CPU tensors.
+    """
+    fpr, tpr, _ = roc_curve(scores.detach().cpu(), labels.detach().cpu())
+    p_fa, p_miss, _ = det_curve(scores.detach().cpu(), labels.detach().cpu())
+    roc, det = thinned(len(fpr), max_points), thinned(len(p_fa), max_points)
+    p_fa, p_miss = p_fa[det], p_miss[det]
+    probit = [torch.special.ndtri(r.clamp(_DET_CLIP, 1.0 - _DET_CLIP)) for r in (p_fa, p_miss)]
+    return {
+        "fpr": fpr[roc],
+        "tpr": tpr[roc],
+        "p_fa": p_fa,
+        "p_miss": p_miss,
+        "probit_p_fa": probit[0],
+        "probit_p_miss": probit[1],
+    }
+
+
+def wandb_curve_plots(prefix: str, scores: Tensor, labels: Tensor) -> dict[str, Any]:
+    """``{prefix}_roc`` and ``{prefix}_det`` W&B line plots (``wandb.plot.line`` of a ``wandb.Table``)."""
+    import wandb
+
+    points = {name: values.tolist() for name, values in curve_points(scores, labels).items()}
+    roc_columns: list[str | int] = ["fpr", "tpr"]
+    det_columns: list[str | int] = ["p_fa", "p_miss", "probit_p_fa", "probit_p_miss"]
+    roc, det = (
+        wandb.Table(
+            columns=columns, data=[list(row) for row in zip(*(points[str(c)] for c in columns), strict=True)]
+        )
+        for columns in (roc_columns, det_columns)
+    )
+    return {
+        f"{prefix}_roc": wandb.plot.line(roc, "fpr", "tpr", title=f"{prefix} ROC"),
+        f"{prefix}_det": wandb.plot.line(
+            det, "probit_p_fa", "probit_p_miss", title=f"{prefix} DET (normal deviates of P_fa, P_miss)"
+        ),
+    }
 
 
 def default_adam(params: Iterable[Any]) -> torch.optim.Optimizer:
@@ -162,7 +245,25 @@ class DetectorModule(LightningModule):
                 shown = {f"val/{name}" for name in _PROGRESS_METRICS}
                 self.log_dict({k: v for k, v in values.items() if k in shown}, prog_bar=True)
                 self.log_dict({k: v for k, v in values.items() if k not in shown})
+                # A detector's own metric class (a bagged ensemble's vote) has no per-sample scores.
+                if stage == "test" and isinstance(metric, DetectionMetrics):
+                    self._dump_test_scores(key.removeprefix("test_"), metric)
             metric.reset()
+
+    def _dump_test_scores(self, level: str, metric: DetectionMetrics) -> None:
+        """Write ``test_scores_<level>.csv`` to the run folder and log the level's curves to W&B."""
+        with metric.sync_context():  # every rank: the gather is collective
+            gathered = metric.gathered()
+        run_dir = Path(self.trainer.log_dir or self.trainer.default_root_dir)  # a broadcast: every rank
+        if not self.trainer.is_global_zero:
+            return
+        atomic_write_text(run_dir / TEST_SCORES_FILE.format(level=level), format_test_scores(gathered))
+        loggers = [logger for logger in self.trainer.loggers if isinstance(logger, WandbLogger)]
+        # Curves need both classes; a one-class test set still gets its scores file.
+        if loggers and gathered.labels.unique().numel() == 2:
+            plots = wandb_curve_plots(f"test/{level}", gathered.scores, gathered.labels)
+            for logger in loggers:
+                logger.experiment.log(plots)
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_metrics("val")

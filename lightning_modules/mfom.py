@@ -258,8 +258,9 @@ class _CostSensitiveModule(DetectorModule):
                 if key.startswith("test_")
             }
             curves = gather_scores(test_metrics)  # every rank: the gather is collective
+            # trainer.log_dir broadcasts from rank 0: read on every rank, or the others never answer.
+            run_dir = Path(self.trainer.log_dir or self.trainer.default_root_dir)
             if self.trainer.is_global_zero:
-                run_dir = Path(self.trainer.log_dir or self.trainer.default_root_dir)
                 atomic_write_text(run_dir / self.det_points_file, det_points_csv(curves))
         super().on_test_epoch_end()
 

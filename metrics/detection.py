@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
+import torch
 from torch import Tensor
+from torchmetrics.utilities import dim_zero_cat
 
 from metrics import functional as F
-from metrics.classification import _ScoreLabelMetric
-from metrics.functional.aggregation import Reduction
+from metrics.classification import _has_data, _ScoreLabelMetric
+from metrics.functional.aggregation import Reduction, aggregate_by_group, deduplicate
 from metrics.functional.classification import DFDC_EPS
 from metrics.functional.eer import EERMethod
 from metrics.functional.summary import DEFAULT_P_TARGETS, min_dcf_name
 
-__all__ = ["DEFAULT_P_TARGETS", "DetectionMetrics", "min_dcf_name"]
+__all__ = ["DEFAULT_P_TARGETS", "DetectionMetrics", "GatheredScores", "min_dcf_name"]
+
+IdKind = Literal["sample_id", "group_id", "position"]
+
+
+class GatheredScores(NamedTuple):
+    """The scores a :class:`DetectionMetrics` computes on, each sample (or video) once.
+
+    Attributes:
+        ids: (M,) int64: the ``sample_id`` of each sample, the ``group_id`` of each video when the
+            metric aggregates, or the position in update order when neither was given.
+        scores: (M,) scores of fake.
+        labels: (M,) labels, 1 = fake.
+        id_kind: which of the three ``ids`` holds: ``"sample_id"``, ``"group_id"`` or ``"position"``.
+    """
+
+    ids: Tensor
+    scores: Tensor
+    labels: Tensor
+    id_kind: IdKind
 
 
 class DetectionMetrics(_ScoreLabelMetric):
@@ -68,6 +89,42 @@ class DetectionMetrics(_ScoreLabelMetric):
         self.threshold = threshold
         self.eer_method = eer_method
         self.log_loss_eps = log_loss_eps
+
+    def gathered(self) -> GatheredScores:
+        """Ids, scores and labels exactly as :meth:`compute` sees them.
+
+        Repeats of a ``sample_id`` (``DistributedSampler`` padding) are dropped, rows are ordered by
+        id, and with ``aggregate`` set each video's frames are reduced to one score per ``group_id``.
+        Reads the local state: under DDP, call it inside ``with metric.sync_context():`` on every
+        rank (the gather is collective) to get every process's samples.
+
+        Raises:
+            ValueError: Nothing was stored since the last reset.
+        """
+        if not _has_data(self.scores):
+            raise ValueError(f"{type(self).__name__}: compute() or gathered() called before any update()")
+        scores, labels = dim_zero_cat(self.scores), dim_zero_cat(self.labels)
+        groups = dim_zero_cat(self.group_ids) if _has_data(self.group_ids) else None
+        id_kind: IdKind = "position"
+        ids = torch.arange(len(scores), device=scores.device)
+        if _has_data(self.sample_ids):
+            id_kind = "sample_id"
+            if groups is None:
+                ids, scores, labels = deduplicate(dim_zero_cat(self.sample_ids), scores, labels)
+            else:
+                ids, scores, labels, groups = deduplicate(
+                    dim_zero_cat(self.sample_ids), scores, labels, groups
+                )
+        if self.aggregate is not None:
+            assert groups is not None  # update() insists on group_id when aggregating
+            scores, labels, ids = aggregate_by_group(scores, labels, groups, self.aggregate)
+            id_kind = "group_id"
+        return GatheredScores(ids, scores, labels, id_kind)
+
+    def _gathered(self) -> tuple[Tensor, Tensor]:
+        """``(scores, labels)`` of :meth:`gathered`, the form the other metric classes use."""
+        gathered = self.gathered()
+        return gathered.scores, gathered.labels
 
     def compute(self) -> dict[str, Tensor]:  # type: ignore[override]
         """Every number over all stored samples, as 0-dim float64 tensors keyed ``{prefix}{name}``."""

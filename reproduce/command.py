@@ -139,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed = sum(o.status == "failed" for o in outcomes)
     preamble = (SMOKE_PREAMBLE if scale == "smoke" else FULL_PREAMBLE).format(scale=scale)
     written = render_all(tables, layout, preamble=preamble)
+    from reproduce.plots import render_figures
+
+    render_figures(layout, experiments, tables)
     print(f"tables written to {layout.tables_dir} ({len(written)} files); {failed} experiment(s) failed")
     return 1 if failed else 0
 
