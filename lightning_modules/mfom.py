@@ -365,12 +365,9 @@ class MFoMLSTMDetector(_CostSensitiveModule):
     scored as a whole (level ``clip``); the ``video`` level averages the subsequence probabilities
     of each video, grouped by ``video_index`` when the batch has it and by ``index`` otherwise.
 
-    Data gap: the paper cuts each video into subsequences of 20 *consecutive* frames and averages
-    their scores. :class:`datamodules.ClipDataModule` gives one clip of ``clip_len`` frames spaced
-    evenly over the whole video, so until it can yield every consecutive 20-frame window (with a
-    ``video_index`` per window), one evenly spaced 20-frame clip stands for the video: the per-video
-    mean is then over one subsequence, and the LSTM sees frames far apart in time rather than
-    consecutive ones. This module already handles several subsequences per video.
+    The paper cuts each video into subsequences of 20 *consecutive* frames and averages their
+    scores: :class:`datamodules.ClipDataModule` with ``clip_sampling: consecutive`` and
+    ``clips_per_video`` gives those windows, all carrying their video's ``video_index``.
 
     Args:
         backbone: timm model name (paper: InceptionV3 pretrained on ImageNet, as in Güera & Delp's
