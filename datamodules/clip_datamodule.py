@@ -33,6 +33,30 @@ REAL_CLASS = "real"
 """Name of attribution class 0, whatever method name a source gives its real videos."""
 
 
+def parse_imbalance(imbalance: str | None) -> tuple[int, int] | None:
+    """Check ``data.init_args.imbalance``: a preset name, or a ``"real:fake"`` ratio such as ``"10:1"``.
+
+    Args:
+        imbalance: ``None``, a key of :data:`~datamodules.subsets.IMBALANCED_PRESETS`, or two
+            positive integers joined by ``:`` (real videos per fake video, e.g. ``"30:1"``).
+
+    Returns:
+        ``(real, fake)`` for a ratio; ``None`` for a preset or no subset.
+
+    Raises:
+        SuiteError: Neither a known preset nor a ratio of two positive integers, naming the key.
+    """
+    if imbalance is None or imbalance in IMBALANCED_PRESETS:
+        return None
+    parts = str(imbalance).split(":")
+    if len(parts) == 2 and all(part.strip().isdigit() and int(part) > 0 for part in parts):
+        return int(parts[0]), int(parts[1])
+    raise SuiteError(
+        f"data.init_args.imbalance: unknown preset {imbalance!r} and not a real:fake ratio of two "
+        f"positive integers such as '10:1'; presets: {', '.join(IMBALANCED_PRESETS)}"
+    )
+
+
 class VideoDataModule(LightningDataModule):
     """What the clip and frame datamodules share; subclasses say what an item is.
 
@@ -80,11 +104,7 @@ class VideoDataModule(LightningDataModule):
             raise SuiteError(
                 f"data.init_args.sampler must be shuffle, both_classes, pk or balanced, got {sampler!r}"
             )
-        if imbalance is not None and imbalance not in IMBALANCED_PRESETS:
-            raise SuiteError(
-                f"data.init_args.imbalance: unknown preset {imbalance!r}; "
-                f"known: {', '.join(IMBALANCED_PRESETS)}"
-            )
+        imbalance_ratio = parse_imbalance(imbalance)
         self.source = source
         self.frame_size = frame_size
         self.face_margin = face_margin
@@ -99,6 +119,7 @@ class VideoDataModule(LightningDataModule):
         self.pk_k = pk_k
         self.seed = seed
         self.imbalance = imbalance
+        self.imbalance_ratio = imbalance_ratio
         self.imbalance_seed = imbalance_seed
         self.train_augmentation = build_augmentation(train_transform, seed, "data.init_args.train_transform")
         self.eval_augmentation = build_augmentation(eval_transform, seed, "data.init_args.eval_transform")
@@ -137,7 +158,17 @@ class VideoDataModule(LightningDataModule):
             self._methods = {r.method for r in records if r.label == FAKE}
             self._set_classes()
             self._video_index.update({vid: i for i, vid in enumerate(sorted(r.video_id for r in records))})
-            if self.imbalance is not None:
+            if self.imbalance_ratio is not None:
+                # Like a preset, a ratio cuts train and test only: the validation split that
+                # selects the model stays whole (the paper validates on balanced FF++).
+                cut = imbalanced_subset(
+                    [r for r in records if r.split != "val"],
+                    ratio=self.imbalance_ratio,
+                    seed=self.imbalance_seed,
+                )
+                kept = {r.video_id for r in cut}
+                records = [r for r in records if r.split == "val" or r.video_id in kept]
+            elif self.imbalance is not None:
                 records = imbalanced_subset(records, preset=self.imbalance, seed=self.imbalance_seed)
             self._records = records
         return self._records
@@ -326,8 +357,10 @@ class ClipDataModule(VideoDataModule):
         pk_p: Groups per batch with ``pk``.
         pk_k: Clips per group with ``pk``; defaults to ``batch_size // pk_p``.
         seed: Seed of the samplers and augmentations.
-        imbalance: Imbalanced subset preset (``celeb-10/20/30``, ``dfdc-100/200``; see
-            :mod:`datamodules.subsets`), drawn after the manifest checks.
+        imbalance: Imbalanced subset, drawn after the manifest checks: a preset (``celeb-10/20/30``,
+            ``dfdc-100/200``; see :mod:`datamodules.subsets`) or a ``"real:fake"`` ratio such as
+            ``"10:1"`` (quoted in YAML, which reads a bare 10:1 as the base-60 number 601), which
+            cuts train and test and leaves the validation split whole.
         imbalance_seed: Seed of the subset.
         train_transform: Augmentation steps for training clips (see :mod:`datamodules.transforms`),
             the same random draw for every frame of a clip.

@@ -47,8 +47,10 @@ class FrameDataModule(VideoDataModule):
         pk_p: Videos per batch with ``pk``.
         pk_k: Frames per video with ``pk``; defaults to ``batch_size // pk_p``.
         seed: Seed of the samplers and augmentations.
-        imbalance: Imbalanced subset preset (``celeb-10/20/30``, ``dfdc-100/200``; see
-            :mod:`datamodules.subsets`), drawn after the manifest checks.
+        imbalance: Imbalanced subset, drawn after the manifest checks: a preset (``celeb-10/20/30``,
+            ``dfdc-100/200``; see :mod:`datamodules.subsets`) or a ``"real:fake"`` ratio such as
+            ``"10:1"`` (quoted in YAML, which reads a bare 10:1 as the base-60 number 601), which
+            cuts train and test and leaves the validation split whole.
         imbalance_seed: Seed of the subset.
         train_transform: Augmentation steps for training frames (see :mod:`datamodules.transforms`).
         eval_transform: Steps for validation/test frames; none by default.
