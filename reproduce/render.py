@@ -14,6 +14,7 @@ import dataclasses
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +60,8 @@ class Cell:
 def _decimals(number: PaperNumber | None) -> int:
     if number is None or number.value is None:
         return 3
-    text = number.raw.strip().split("±")[0].strip().rstrip("%")
+    # The raw cell keeps the paper's markup (``<b>99.2</b>`` for a best result): count its digits only.
+    text = re.sub(r"<[^>]*>|\*", "", number.raw).strip().split("±")[0].strip().rstrip("%")
     return len(text.split(".", 1)[1]) if "." in text else 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -235,3 +236,10 @@ def test_table_slugs_list_each_table_a_run_feeds_once() -> None:
     rows = (RowSpec("CNN", "cnn", {"EER": "test/video_eer"}), RowSpec("CNN+MEER", "cnn", {"EER": "test/x"}))
     tables = [TableSpec("mfom", "Table I", "t", rows), TableSpec("mfom", "Table II", "t", rows[:1])]
     assert table_slugs(tables) == {"cnn": ["mfom-table_i", "mfom-table_ii"]}
+
+
+def test_decimals_ignore_the_papers_bold_markup() -> None:
+    from reproduce.render import _decimals
+
+    bold = dataclasses.replace(paper_value("mfom", "Table I", "CNN", "EER"), raw="<b>99.2</b>", value=99.2)
+    assert _decimals(bold) == 1
