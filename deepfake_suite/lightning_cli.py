@@ -107,6 +107,9 @@ class SuiteCLI(LightningCLI):
         self._resolve_ckpt_path("predict")
 
     def after_test(self) -> None:
+        # trainer.log_dir is a broadcast from rank 0 under DDP: every rank must read it, or rank 0
+        # waits for peers that have already returned and dies without writing the results.
+        log_dir = self.trainer.log_dir
         if not self.trainer.is_global_zero:
             return
         config = self.config["test"]
@@ -120,7 +123,7 @@ class SuiteCLI(LightningCLI):
             run_name=config.run_name,
             metrics=metrics,
             config_files=[str(p) for p in config.get("config") or []],
-            resolved_config=str(Path(self.trainer.log_dir or ".") / "test_config.yaml"),
+            resolved_config=str(Path(log_dir or ".") / "test_config.yaml"),
             ckpt_path=self.config_init["test"].get("ckpt_path"),
             model=config.model.class_path,
             data=config.data.class_path,
