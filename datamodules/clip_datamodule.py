@@ -61,9 +61,13 @@ class VideoDataModule(LightningDataModule):
     """What the clip and frame datamodules share; subclasses say what an item is.
 
     ``setup`` reads the manifest once: the split checks (:func:`check_split_integrity`), then the
-    attribution classes and video indices from every split together, then the imbalanced subset.
-    Classes come from the whole manifest, sorted by name, so every split (and a subset that loses a
-    method) agrees; they are saved in checkpoints (:meth:`state_dict`) so that a later ``test``
+    attribution classes and video indices, then the imbalanced subset. The classes are ``real``
+    and the methods of the **training** split's fakes, sorted by name (computed before any subset,
+    so an imbalanced cut that loses a method keeps the numbering): the classes a model can learn,
+    ten on the attribution paper's super-set. Methods seen only in val or test (a cross-dataset
+    test set such as DF-Mobio) are :attr:`unseen_methods`, numbered after the classes, beyond a
+    model head's outputs. A manifest with no training split (test only) makes every method a
+    class. The classes are saved in checkpoints (:meth:`state_dict`) so that a later ``test``
     labels its videos as training did.
 
     Training batches come from the sampler named by ``sampler``, built in :meth:`train_dataloader`
@@ -126,11 +130,15 @@ class VideoDataModule(LightningDataModule):
         self.datasets: dict[str, Any] = {}
         #: Attribution classes: ``class_names[c]`` is class ``c``; 0 is ``real``.
         self.class_names: list[str] = []
+        #: Fake methods outside the classes (not in the training split): method label
+        #: ``len(class_names) + i`` is ``unseen_methods[i]``.
+        self.unseen_methods: list[str] = []
         # Mutated in place, never replaced: datasets hold a reference and read it per item.
         self._class_index: dict[str, int] = {}
         self._video_index: dict[str, int] = {}
         self._records: list[VideoRecord] | None = None
         self._methods: set[str] = set()
+        self._trained_methods: set[str] = set()
         self._saved_class_names: list[str] | None = None
 
     # ----------------------------------------------------------------------------- manifest
@@ -156,6 +164,12 @@ class VideoDataModule(LightningDataModule):
             records = self.source.records()
             check_split_integrity(records, identity_disjoint=self.source.identity_disjoint)
             self._methods = {r.method for r in records if r.label == FAKE}
+            has_train = any(r.split == "train" for r in records)
+            self._trained_methods = (
+                {r.method for r in records if r.label == FAKE and r.split == "train"}
+                if has_train
+                else self._methods
+            )
             self._set_classes()
             self._video_index.update({vid: i for i, vid in enumerate(sorted(r.video_id for r in records))})
             if self.imbalance_ratio is not None:
@@ -176,20 +190,23 @@ class VideoDataModule(LightningDataModule):
     def _set_classes(self) -> None:
         # Sorted names, never order of appearance: the authors' code indexed labels by appearance,
         # so a test set listing methods in another order got other labels than training.
-        names = [REAL_CLASS, *sorted(self._methods)]
+        names = [REAL_CLASS, *sorted(self._trained_methods)]
         saved = self._saved_class_names
         if saved is not None and saved != names:
             new = [m for m in names[1:] if m not in saved]
             if new:
                 warnings.warn(
-                    f"methods {new} are not among the checkpoint's attribution classes {saved}; they get "
-                    f"classes {len(saved)}..{len(saved) + len(new) - 1}, which the model never learned",
+                    f"training methods {new} are not among the checkpoint's attribution classes {saved}; "
+                    f"they get classes {len(saved)}..{len(saved) + len(new) - 1}, which the model never "
+                    "learned",
                     stacklevel=2,
                 )
             names = [*saved, *new]
         self.class_names[:] = names
+        self.unseen_methods[:] = sorted(self._methods - set(names))
         self._class_index.clear()
         self._class_index.update({name: c for c, name in enumerate(names) if c > 0})
+        self._class_index.update({name: len(names) + i for i, name in enumerate(self.unseen_methods)})
 
     def state_dict(self) -> dict[str, Any]:
         """The attribution classes, saved with every checkpoint."""
@@ -287,11 +304,21 @@ class VideoDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         dataset = self._dataset("train")
         if self.train_augmentation is not None:
-            # DDP ranks share the global seed: the rank keeps their augmentations apart.
             self.train_augmentation.rank = self.trainer.global_rank if self.trainer is not None else 0
+            # A resumed fit creates this loader's first iterator before on_train_epoch_start runs.
+            self.set_epoch(self.trainer.current_epoch if self.trainer is not None else 0)
         return self._loader(
             self._augmented(dataset, self.train_augmentation), **self._training_batches(dataset)
         )
+
+    def set_epoch(self, epoch: int) -> None:
+        """Seed the training augmentation's per-item draws for ``epoch``.
+
+        ``DetectorModule.on_train_epoch_start`` calls it, before Lightning creates that epoch's
+        loader iterator (and with it the workers' first items).
+        """
+        if self.train_augmentation is not None:
+            self.train_augmentation.set_epoch(epoch)
 
     def _eval_loader(self, split: str) -> DataLoader:
         dataset = self._augmented(self._dataset(split), self.eval_augmentation)
@@ -326,7 +353,7 @@ class AugmentedClips(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         item = self.clips[index]
         frames = np.ascontiguousarray(item["frames"].permute(0, 2, 3, 1).numpy())
-        augmented = self.augmentation.clip(frames)
+        augmented = self.augmentation.clip(frames, index)
         return {**item, "frames": torch.from_numpy(augmented).permute(0, 3, 1, 2).contiguous()}
 
 

@@ -288,7 +288,7 @@ class FrameDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         crop = self._read_frame(index)
         if self.transform is not None:
-            crop = self.transform(crop)
+            crop = self.transform(crop, index)
         video = int(self._video[index])
         return {
             # A (3, S, S) view of the (S, S, 3) crop: transposing uint8 on the CPU costs more than

@@ -81,12 +81,16 @@ StepLike = AugmentationStep | Mapping[str, Any]
 class Augmentation:
     """A built pipeline: a seeded ``A.Compose`` applied to one crop or, with one draw, to a clip.
 
-    Randomness: albumentations 2.0 gives every copy of a ``Compose`` the same seed, so DataLoader
-    workers would all draw the same augmentations. Here the generator is re-seeded on first use
-    in each process from ``(seed, rank, worker seed)``; the worker seed is the one PyTorch gives
-    each worker (new every epoch unless workers persist), drawn from torch's global generator,
-    so a run seeded with ``seed_everything`` repeats its augmentations. In the main process
-    (``num_workers=0``) the stream depends on ``seed`` alone.
+    Randomness: a dataset passes each item's index, and the draw for that item is seeded from
+    ``(seed, epoch, index)``. An item's augmentation therefore depends on neither the worker that
+    loads it, nor the DDP rank, nor what was loaded before: a fit resumed in epoch ``e`` draws what
+    the unbroken fit drew, and 1 and N processes augment alike. The datamodule sets the epoch
+    (:meth:`set_epoch`) before each epoch's loader iterator starts; it lives in shared memory, so
+    persistent workers see it too. (albumentations 2.0 gives every copy of a ``Compose`` the same
+    seed, which per-worker streams would have to undo; per-item seeds avoid the question.)
+
+    Calls without an index (a single image in a notebook) draw from one stream per process,
+    seeded from ``(seed, rank, worker seed)``.
 
     Args:
         compose: The albumentations pipeline.
@@ -100,6 +104,8 @@ class Augmentation:
         self.where = where
         self.rank = 0
         self._bound_to: tuple[int, int, int] | None = None
+        # Shared memory: persistent DataLoader workers must see the epoch the main process sets.
+        self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
 
     def __repr__(self) -> str:
         return f"Augmentation({self.where}, seed={self.seed}, {self.compose.transforms!r})"
@@ -114,18 +120,41 @@ class Augmentation:
             self.compose.set_random_seed(int(state))
             self._bound_to = key
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """Augment one uint8 (H, W, 3) crop; returns uint8 (H, W, 3)."""
-        self._bind()
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch[0])
+
+    def set_epoch(self, epoch: int) -> None:
+        """Seed the coming epoch's per-item draws (see the class docstring)."""
+        self._epoch[0] = int(epoch)
+
+    def _seed_item(self, index: int | None) -> None:
+        if index is None:
+            self._bind()
+            return
+        entropy = [self.seed, self.epoch, int(index)]
+        self.compose.set_random_seed(
+            int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint32)[0])
+        )
+        self._bound_to = None  # a later call without an index starts its stream afresh
+
+    def __call__(self, image: np.ndarray, index: int | None = None) -> np.ndarray:
+        """Augment one uint8 (H, W, 3) crop; returns uint8 (H, W, 3).
+
+        Args:
+            image: The crop.
+            index: The item's dataset index; its draw is then seeded by ``(seed, epoch, index)``.
+        """
+        self._seed_item(index)
         return self._checked(self.compose(image=image)["image"], image)
 
-    def clip(self, frames: np.ndarray) -> np.ndarray:
+    def clip(self, frames: np.ndarray, index: int | None = None) -> np.ndarray:
         """Augment the uint8 (T, H, W, 3) frames of a clip with ONE random draw for all of them.
 
         A flip or a JPEG quality that changed from frame to frame would add a flicker that real
-        videos do not have, and temporal models would learn it.
+        videos do not have, and temporal models would learn it. ``index`` as in :meth:`__call__`.
         """
-        self._bind()
+        self._seed_item(index)
         return self._checked(self.compose(images=frames)["images"], frames)
 
     def _checked(self, out: np.ndarray, given: np.ndarray) -> np.ndarray:

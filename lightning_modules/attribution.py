@@ -80,7 +80,7 @@ from lightning_modules.attribution_heads import (
     head_width,
 )
 from lightning_modules.backbones import backbone_width, create_backbone
-from lightning_modules.base import FrameDetector
+from lightning_modules.base import LOSS_BATCH_SIZE, FrameDetector
 from lightning_modules.embedding_classifiers import (
     CLASSIFIER_NAMES,
     EmbeddingClassifiers,
@@ -343,6 +343,19 @@ class AttributionXception(FrameDetector):
         if self.head == "binary":
             return {"loss": self.criterion(outputs["logits"][:, 0].float(), batch["label"].float())}
         target = batch["method_label"].long()
+        if not self.training:
+            # Methods outside the training classes (cross-dataset test sets) have no head output:
+            # the eval loss covers the frames of known classes; base._step logs it with their count.
+            known = target < self.num_classes
+            if not bool(known.all()):
+                if not bool(known.any()):
+                    # Logged with weight 0 rather than skipped: every DDP rank must log the same keys.
+                    return {"loss": batch["label"].new_zeros((), dtype=torch.float32), LOSS_BATCH_SIZE: 0}
+                kept = {k: v[known] for k, v in outputs.items() if k in ("logits", "embedding")}
+                return {**self._class_loss(kept, target[known]), LOSS_BATCH_SIZE: int(known.sum())}
+        return self._class_loss(outputs, target)
+
+    def _class_loss(self, outputs: dict[str, Tensor], target: Tensor) -> dict[str, Tensor]:
         if self.head == "attribution":
             return {"loss": self.criterion(outputs["logits"].float(), target)}
         with self._full_precision():
@@ -513,10 +526,12 @@ class AttributionXception(FrameDetector):
         return self._reference_from(collector.gathered())
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)  # the random states a resumed fit needs
         if self.val_reference is not None:
             checkpoint[REFERENCE_KEY] = dict(self.val_reference)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
         reference = checkpoint.get(REFERENCE_KEY)
         # A reference from another step than the weights' (a checkpoint saved mid-epoch) would pair
         # these weights with another network's validation scores.
@@ -647,9 +662,11 @@ class AttributionXception(FrameDetector):
         return torch.from_numpy(predicted), class_names
 
     def _class_names(self, count: int) -> list[str]:
-        """The datamodule's attribution class names, extended to ``count`` (test-only methods)."""
-        names = list(getattr(getattr(self._trainer, "datamodule", None), "class_names", None) or [])
-        return names + [f"class {c}" for c in range(len(names), count)]
+        """The datamodule's attribution classes then its unseen (test-only) methods, up to ``count``."""
+        datamodule = getattr(self._trainer, "datamodule", None)
+        names = list(getattr(datamodule, "class_names", None) or [])
+        names += [f"{m} (unseen)" for m in getattr(datamodule, "unseen_methods", None) or []]
+        return names[:count] + [f"class {c}" for c in range(len(names), count)]
 
     def _draw_tsne(self, data: dict[str, Tensor]) -> None:
         from lightning_modules.embedding_plots import save_tsne_plot, subsample, tsne_2d

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor, nn
 
 from deepfake_suite.atomic import atomic_write_text
@@ -44,6 +47,48 @@ TEST_SCORES_FILE = "test_scores_{level}.csv"
 WANDB_CURVE_POINTS = 500
 #: Rates are clipped into [eps, 1 - eps] before the probit of a DET curve (0 and 1 map to infinity).
 _DET_CLIP = 1e-4
+#: Checkpoint entry with the global random generators' states (see :func:`rng_states`).
+RNG_STATES_KEY = "rng_states"
+
+
+def rng_states() -> dict[str, Any]:
+    """The global torch (CPU and CUDA), numpy and Python random states, as checkpoint-safe values.
+
+    Lightning saves no random state, so a fit resumed from a checkpoint would draw other shuffles
+    (``shuffle=True`` loaders seed each epoch from torch's generator), dropout masks and worker
+    seeds than the run it continues. Only tensors, ints, floats and tuples: checkpoints stay
+    loadable with ``torch.load(..., weights_only=True)``.
+    """
+    _, keys, position, has_gauss, cached_gaussian = np.random.get_state(legacy=True)  # type: ignore[misc]
+    version, python_state, gauss_next = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": tuple(torch.cuda.get_rng_state_all()) if torch.cuda.is_initialized() else (),
+        "numpy": (
+            torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            int(position),
+            int(has_gauss),
+            float(cached_gaussian),
+        ),
+        "python": (version, tuple(python_state), gauss_next),
+    }
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    """Restore what :func:`rng_states` returned (CUDA states only when as many devices are visible)."""
+    torch.set_rng_state(states["torch"])
+    cuda = list(states.get("cuda", ()))
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+    keys, position, has_gauss, cached_gaussian = states["numpy"]
+    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian))
+    version, python_state, gauss_next = states["python"]
+    random.setstate((version, tuple(python_state), gauss_next))
+
+
+#: Optional entry of :meth:`DetectorModule.compute_loss`'s dict in val/test: the number of samples
+#: its losses average over, when not the whole batch (0: the batch adds nothing to the epoch mean).
+LOSS_BATCH_SIZE = "_loss_batch_size"
 
 
 def loss_key(stage: str, name: str) -> str:
@@ -205,8 +250,9 @@ class DetectorModule(LightningModule):
 
     def _step(self, batch: dict[str, Any], stage: str) -> Tensor:
         outputs = self(batch)
-        losses = self.compute_loss(outputs, batch)
-        batch_size = len(batch["label"])
+        losses = dict(self.compute_loss(outputs, batch))
+        # A loss over part of the batch says how many samples it averages (see LOSS_BATCH_SIZE).
+        batch_size = int(losses.pop(LOSS_BATCH_SIZE, len(batch["label"])))
         # Under DDP each rank sees its shard: val/test losses are averaged over ranks so that every
         # rank (and the checkpoint callback) agrees on val/loss. DistributedSampler's padding
         # repeats still count in that mean; the exact metrics (AUC, EER, ...) drop them.
@@ -270,6 +316,27 @@ class DetectorModule(LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch_metrics("test")
+
+    def on_train_epoch_start(self) -> None:
+        """Tell the datamodule the epoch: its augmentations are seeded per (seed, epoch, item)."""
+        datamodule = self.trainer.datamodule
+        if hasattr(datamodule, "set_epoch"):
+            datamodule.set_epoch(self.current_epoch)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Save the random generators' states: a resumed fit then draws what the unbroken one drew.
+
+        Under DDP rank 0 saves its states and every rank restores them; ranks seeded alike that
+        make the same draws hold the same states anyway (Lightning's samplers and loader seeds
+        are shared from rank 0).
+        """
+        checkpoint[RNG_STATES_KEY] = rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore the random states when ``fit`` resumes (``test`` and ``load_from_checkpoint`` do not)."""
+        states = checkpoint.get(RNG_STATES_KEY)
+        if states is not None and self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING:
+            set_rng_states(states)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters())

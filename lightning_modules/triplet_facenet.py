@@ -272,6 +272,7 @@ class TripletFaceNet(FrameDetector):
         self._running_count += masks.sum(1)
 
     def on_train_epoch_start(self) -> None:
+        super().on_train_epoch_start()
         self._running_sum.zero_()
         self._running_count.zero_()
 

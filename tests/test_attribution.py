@@ -17,6 +17,7 @@ from sklearn.svm import SVC
 
 from deepfake_suite.errors import SuiteError
 from lightning_modules.attribution import REFERENCE_KEY, AttributionXception, EpochCollector, dataset_of
+from lightning_modules.base import LOSS_BATCH_SIZE
 from lightning_modules.embedding_classifiers import NearestCentroidScorer, out_of_fold_fake_scores
 from lightning_modules.embedding_plots import save_tsne_plot, tsne_2d
 from losses.semi_hard_triplet import SemiHardTripletLoss
@@ -68,7 +69,8 @@ def _reference_loss(head: str, model: AttributionXception, outputs: dict, batch:
     for i, y in enumerate(method.tolist()):
         margin = 0.6 if y == 0 else 0.4
         logits = [
-            math.cos(math.acos(float(cos[i, j])) + margin) if j == y else float(cos[i, j]) for j in range(4)
+            math.cos(math.acos(float(cos[i, j])) + margin) if j == y else float(cos[i, j])
+            for j in range(cos.shape[1])
         ]
         logits = [64.0 * v for v in logits]
         top = max(logits)
@@ -91,6 +93,28 @@ def test_head_outputs_and_loss_equal_the_papers(head: str) -> None:
         torch.testing.assert_close(outputs["embedding"].norm(dim=1), torch.ones(8))
     assert ("frame" in outputs) == (head != "triplet")
     assert loss.item() == pytest.approx(_reference_loss(head, model, outputs, batch), rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("head", ("attribution", "triplet", "arcface"))
+def test_evaluation_loss_skips_methods_outside_the_training_classes(head: str) -> None:
+    # A cross-dataset test set's methods are numbered after the head's classes (3 classes here:
+    # labels 3 are unseen); the loss covers the known frames and says how many it averaged.
+    model = _model(head, num_classes=3).eval()
+    batch = _batch()
+    known = batch["method_label"] < 3
+    with torch.no_grad():
+        outputs = model(batch)
+        losses = model.compute_loss(outputs, batch)
+    assert losses[LOSS_BATCH_SIZE] == int(known.sum()) == 6
+    kept = {k: (v[known] if torch.is_tensor(v) else [x for x, m in zip(v, known, strict=True) if m])
+            for k, v in batch.items()}  # fmt: skip
+    kept_outputs = {k: v[known] for k, v in outputs.items()}
+    expected = _reference_loss(head, model, kept_outputs, kept)
+    assert losses["loss"].item() == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    unseen_only = {**batch, "method_label": torch.full((8,), 3), "label": torch.ones(8)}
+    with torch.no_grad():
+        nothing = model.compute_loss(outputs, unseen_only)
+    assert nothing[LOSS_BATCH_SIZE] == 0 and nothing["loss"].item() == 0.0  # weight 0 in the epoch mean
 
 
 def test_backbone_with_a_conv_head_gets_the_right_width() -> None:

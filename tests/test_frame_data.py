@@ -139,18 +139,25 @@ def test_attribution_classes_sorted_from_all_splits_and_equal_across_them(store:
                 assert item["method_label"] == expected
 
 
-def test_a_split_without_a_method_keeps_the_classes(store: Path) -> None:
+def test_a_method_missing_from_training_is_unseen_and_numbered_after_the_classes(store: Path) -> None:
     records = CropStoreSource(str(store)).records()
-    missing = sorted({r.method for r in records if r.label == 1})[0]
-    # Train loses every video of one method; the class numbers of the others must not shift.
+    methods = sorted({r.method for r in records if r.label == 1})
+    missing = methods[0]
+    # Train loses every video of one method (a cross-dataset test set): the model cannot learn it,
+    # so it is no class of the head; its videos stay in val/test under a label beyond the classes.
     fewer = [r for r in records if not (r.split == "train" and r.method == missing)]
-    full, partial = module(ListSource(records)), module(ListSource(fewer))
-    assert partial.class_names == full.class_names
+    partial = module(ListSource(fewer))
+    assert partial.class_names == ["real", *methods[1:]]
+    assert partial.unseen_methods == [missing]
     assert missing not in {r.method for r in partial.datasets["train"].records}
-    label_of = {i["video_id"]: i["method_label"] for d in full.datasets.values() for i in items(d)}
     for dataset in partial.datasets.values():
         for item in items(dataset):
-            assert item["method_label"] == label_of[item["video_id"]]
+            method = next(r.method for r in records if r.video_id == item["video_id"])
+            expected = (
+                0 if item["label"] == 0 else (len(methods) if method == missing else methods.index(method))
+            )
+            assert item["method_label"] == expected
+    assert any(item["method_label"] == len(methods) for item in items(partial.datasets["test"]))
 
 
 def test_checkpointed_classes_win_over_a_test_manifest_with_fewer_methods(store: Path) -> None:

@@ -174,6 +174,59 @@ def test_workers_draw_different_augmentations_repeatably() -> None:
     assert not torch.equal(out, run(1))
 
 
+class _Indexed(Dataset):
+    """Item ``i`` is the same image augmented with its index, as the suite's datasets do."""
+
+    def __init__(self, augmentation: Augmentation, size: int = 8) -> None:
+        self.augmentation = augmentation
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return torch.from_numpy(self.augmentation(face(0), index).copy())
+
+
+def _epoch_outputs(
+    augmentation: Augmentation, epochs: list[int], **loader_args: object
+) -> list[torch.Tensor]:
+    loader = DataLoader(_Indexed(augmentation), batch_size=1, **loader_args)  # type: ignore[arg-type]
+    outputs = []
+    for epoch in epochs:
+        augmentation.set_epoch(epoch)  # before the epoch's iterator, as DetectorModule does
+        outputs.append(torch.cat(list(loader)))
+    return outputs
+
+
+def test_an_item_draw_depends_on_seed_epoch_and_index_only() -> None:
+    noise = [{"name": "GaussNoise", "params": {"std_range": [0.1, 0.2], "p": 1.0}}]
+    augmentation = build(noise)
+    image = face(0)
+    augmentation.set_epoch(3)
+    first = augmentation(image, 5)
+    [augmentation(image, i) for i in range(4)]  # what came before does not matter
+    augmentation(image)  # nor does the un-indexed stream
+    np.testing.assert_array_equal(augmentation(image, 5), first)
+    assert not np.array_equal(augmentation(image, 6), first)
+    augmentation.set_epoch(4)
+    assert not np.array_equal(augmentation(image, 5), first)
+    other = build(noise, seed=1)
+    other.set_epoch(3)
+    assert not np.array_equal(other(image, 5), first)
+
+    # Order, workers and their persistence change nothing; a fresh epoch draws anew, even in
+    # persistent workers that were forked before set_epoch.
+    main_process = _epoch_outputs(build(noise), [0, 1])
+    assert not torch.equal(main_process[0], main_process[1])
+    assert not torch.equal(main_process[0][0], main_process[0][1])
+    for loader_args in ({"num_workers": 2}, {"num_workers": 2, "persistent_workers": True}):
+        workers = _epoch_outputs(build(noise), [0, 1], **loader_args)
+        assert all(torch.equal(a, b) for a, b in zip(workers, main_process, strict=True)), loader_args
+    reordered = DataLoader(_Indexed(build(noise)), batch_size=1, sampler=list(reversed(range(8))))
+    assert torch.equal(torch.cat(list(reordered)).flip(0), main_process[0])
+
+
 def test_normalize_on_device_matches_a_per_channel_loop() -> None:
     frames = torch.randint(0, 256, (2, 4, 3, 5, 5), dtype=torch.uint8)
     mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
