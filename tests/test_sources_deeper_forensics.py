@@ -58,6 +58,18 @@ def test_source_reals_follow_their_actor(roots: tuple[Path, Path]) -> None:
     check_split_integrity(records, identity_disjoint=True)
 
 
+def test_fakes_only_and_one_class_per_variant(roots: tuple[Path, Path]) -> None:
+    root, _ = roots
+    records = DeeperForensicsSource(
+        str(root), perturbations=VARIANTS, reals="none", method_per_variant=True
+    ).records()
+    assert {r.label for r in records} == {1} and len(records) == 2 * 6
+    assert {r.method for r in records} == {f"DF-VAE-{v}" for v in VARIANTS}
+    assert all(r.method == f"DF-VAE-{r.compression}" for r in records)
+    assert len({r.video_id for r in records}) == len(records)
+    check_split_integrity(records, identity_disjoint=True)
+
+
 def test_list_lines_with_folders_or_without_extension_read_the_same(roots: tuple[Path, Path]) -> None:
     root, targets = roots
     write_text(root / "lists" / "splits" / "val.txt", "manipulated_videos/end_to_end/003_M003.mp4\r\n\n")

@@ -90,7 +90,10 @@ class DeeperForensicsSource(VideoSource):
     in the lists, in the split of its fake; ``reals="source"`` takes the actors'
     ``source_videos`` instead, each actor in the split of the fakes made with its face (a
     studio-vs-YouTube real class is easier to separate; use it knowingly). Target ids or
-    actors that the lists put in two splits are refused.
+    actors that the lists put in two splits are refused. ``reals="none"`` keeps the fakes only:
+    for a super-set that already holds FaceForensics++'s originals, where the target videos
+    would be the same files a second time, under DeeperForensics' split lists instead of FF++'s
+    (a real video in FF++'s test split could then be trained on).
 
     Identity: a fake's ``identity`` is its source actor (the face shown), a target real's the
     target id, a source real's the actor; the lists keep both kinds disjoint across splits,
@@ -100,8 +103,11 @@ class DeeperForensicsSource(VideoSource):
     Args:
         root: The DeeperForensics-1.0 folder.
         perturbations: Variant folders under ``manipulated_videos`` to include; default ``[end_to_end]``.
-        reals: ``target`` (FF++ target videos, as the authors prescribe) or ``source`` (the
-            actors' source videos).
+        reals: ``target`` (FF++ target videos, as the authors prescribe), ``source`` (the
+            actors' source videos) or ``none``.
+        method_per_variant: Make each variant its own attribution class, ``DF-VAE-<variant>``
+            (the attribution paper counts two DeeperForensics deepfake types); otherwise every
+            fake is ``DF-VAE``.
         target_videos: Folder of the FF++ target videos ``<target_id>.mp4`` (needed when
             ``reals`` is ``target``), e.g. ``<ff++>/original_sequences/youtube/c23/videos``.
         split_dir: Folder of the split lists; defaults to ``<root>/lists/splits``.
@@ -114,13 +120,14 @@ class DeeperForensicsSource(VideoSource):
         self,
         root: str,
         perturbations: list[str] | None = None,
-        reals: Literal["target", "source"] = "target",
+        reals: Literal["target", "source", "none"] = "target",
         target_videos: str | None = None,
         split_dir: str | None = None,
         dataset_name: str = "DeeperForensics-1.0",
+        method_per_variant: bool = False,
     ) -> None:
-        if reals not in ("target", "source"):
-            raise SuiteError(f"{config_key('reals')} must be 'target' or 'source', got {reals!r}")
+        if reals not in ("target", "source", "none"):
+            raise SuiteError(f"{config_key('reals')} must be 'target', 'source' or 'none', got {reals!r}")
         if reals == "target" and target_videos is None:
             raise SuiteError(
                 f"{config_key('target_videos')} is required with reals=target: DeeperForensics' real videos "
@@ -134,6 +141,7 @@ class DeeperForensicsSource(VideoSource):
         self.target_videos = Path(target_videos) if target_videos is not None else None
         self.split_dir = Path(split_dir) if split_dir is not None else self.root / "lists" / "splits"
         self.dataset_name = dataset_name
+        self.method_per_variant = method_per_variant
 
     def records(self) -> list[VideoRecord]:
         require_dir(self.root, "root", "DeeperForensics-1.0 folder")
@@ -155,9 +163,12 @@ class DeeperForensicsSource(VideoSource):
             warn_missing(sorted(set(split_of) - {p.stem for p in videos}), str(folder), str(self.split_dir))
             for path in videos:
                 actor = fake_ids(path.stem)[1]
+                method = f"{METHOD}-{variant}" if self.method_per_variant else METHOD
                 records.append(
-                    self._record(path, FAKE, METHOD, variant, split_of[path.stem], actor, path.stem)
+                    self._record(path, FAKE, method, variant, split_of[path.stem], actor, path.stem)
                 )
+        if self.reals == "none":
+            return records
         if self.reals == "target":
             return records + self._target_reals(_split_by(split_of, 0, "target video", self.split_dir))
         return records + self._source_reals(split_of_actor)
