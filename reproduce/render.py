@@ -4,7 +4,9 @@ Every cell is computed from ``results/<scale>/<experiment>.json`` and the commit
 (:mod:`reproduce.paper_numbers`), never typed. Our metrics are logged as fractions; a cell is
 shown in the paper's unit (a ``%`` column gets ours x 100) with the paper's number of decimals.
 A cell whose run failed or has not run says so, and a row the suite does not reproduce keeps the
-published number with the reason.
+published number with the reason. A metric the run did not log (at full scale, a dataset the
+user's test split lacks, such as ``test/DF-Mobio/...``) is shown as ``missing`` and listed under
+the table with the run's name: the rest of the table still renders.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class Cell:
     column: str
     ours: float | None
     paper: PaperNumber | None
-    status: str  # "ok", "not run", "failed", "no metric", "undefined", "not reproduced"
+    status: str  # "ok", "not run", "failed", "no metric", "missing", "undefined", "not reproduced"
     experiment: str | None
     metric: str | None
     decimals: int = 3
@@ -46,9 +48,8 @@ class Cell:
         if self.status == "ok" and self.ours is not None:
             scaled = self.ours * 100.0 if self.paper is not None and self.paper.unit == "%" else self.ours
             return f"{scaled:.{self.decimals}f}"
-        return {"not run": "not run", "failed": "failed", "undefined": "NaN", "not reproduced": "-"}.get(
-            self.status, "-"
-        )
+        shown = {"not run": "not run", "failed": "failed", "missing": "missing", "undefined": "NaN"}
+        return shown.get(self.status, "-")
 
     @property
     def paper_text(self) -> str:
@@ -113,10 +114,7 @@ def _cell(
         status = "failed" if failed.get(row.experiment) else "not run"
         return Cell(label, column, None, paper, status, row.experiment, metric)
     if metric not in results:
-        raise KeyError(
-            f"{row.experiment}: results have no metric {metric!r} (row {row.paper_row!r}); "
-            f"it has: {sorted(results)}"
-        )
+        return Cell(label, column, None, paper, "missing", row.experiment, metric)
     value = results[metric]
     if value is None or math.isnan(value):
         return Cell(label, column, None, paper, "undefined", row.experiment, metric)
@@ -139,7 +137,20 @@ def render_markdown(spec: TableSpec, layout: Layout) -> str:
     for name in failures:
         detail = json.loads(layout.failure(name).read_text(encoding="utf-8"))
         notes.append(f"- run `{name}` failed: {detail.get('error', '?')} (log: `{detail.get('log', '?')}`)")
+    notes += _missing_notes(cells)
     return "\n".join(lines + (["", *notes] if notes else [])) + "\n"
+
+
+def _missing_notes(cells: Sequence[Cell]) -> list[str]:
+    missing: dict[str, list[str]] = {}
+    for cell in cells:
+        if cell.status == "missing" and cell.experiment and cell.metric:
+            missing.setdefault(cell.experiment, []).append(cell.metric)
+    hint = "(is that dataset in its test split?)"
+    return [
+        f"- run `{name}` logged no {', '.join(f'`{m}`' for m in metrics)} {hint}"
+        for name, metrics in sorted(missing.items())
+    ]
 
 
 def _unit_note(cells: Sequence[Cell]) -> str:

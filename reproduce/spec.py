@@ -49,6 +49,8 @@ class Experiment:
         paper: Short paper key (:data:`reproduce.paper_numbers.PAPER_FILES`), for ``--only``.
         configs: Config files of the full (paper) tier, stacked in order.
         smoke_configs: Config files stacked after ``configs`` at smoke scale (CPU overrides).
+        full_configs: Config files stacked after ``configs`` at full scale only (the real data
+            where the paper config's default is the synthetic set).
         args: Extra CLI arguments at both scales (``--model.init_args.gamma=0.3``).
         smoke_args: Extra CLI arguments at smoke scale only (fewer epochs, a smaller set).
         test_checkpoint_of: ``None``: fit, then test this run's best checkpoint. Otherwise no fit:
@@ -63,6 +65,7 @@ class Experiment:
     paper: str
     configs: tuple[str, ...]
     smoke_configs: tuple[str, ...] = ()
+    full_configs: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
     smoke_args: tuple[str, ...] = ()
     test_checkpoint_of: str | None = None
@@ -92,7 +95,7 @@ class Experiment:
 
     def command_configs(self, scale: Scale) -> list[str]:
         """Config files in stacking order at ``scale``."""
-        return [*self.configs, *(self.smoke_configs if scale == "smoke" else ())]
+        return [*self.configs, *(self.smoke_configs if scale == "smoke" else self.full_configs)]
 
     def command_args(self, scale: Scale) -> list[str]:
         """Extra CLI arguments at ``scale``."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from reproduce.papers import dual_level, mfom
+from reproduce.papers import attribution, dual_level, metric_learning, mfom, temporal_lstm
 from reproduce.spec import Experiment, TableSpec, check_registry
 
-_MODULES = (mfom, dual_level)
+_MODULES = (mfom, attribution, metric_learning, temporal_lstm, dual_level)
 
 EXPERIMENTS: tuple[Experiment, ...] = tuple(e for module in _MODULES for e in module.EXPERIMENTS)
 TABLES: tuple[TableSpec, ...] = tuple(t for module in _MODULES for t in module.TABLES)
