@@ -197,7 +197,7 @@ class AttributionXception(FrameDetector):
         threshold: Probability from which ACC/precision/recall/F1 call a frame fake.
         video_aggregation: ``mean`` (paper) or ``max`` of frame probabilities per video.
         channels_last: Channels-last memory format for the CNN (GPU speed).
-        compile_backbone: ``torch.compile`` the CNN (in place: checkpoints keep their keys).
+        compile: ``torch.compile`` the CNN (in place: checkpoints keep their keys).
     """
 
     def __init__(
@@ -227,7 +227,7 @@ class AttributionXception(FrameDetector):
         threshold: float = 0.5,
         video_aggregation: Reduction = "mean",
         channels_last: bool = False,
-        compile_backbone: bool = False,
+        compile: bool = False,
     ) -> None:
         if head not in HEADS:
             raise SuiteError(f"model.init_args.head must be one of {', '.join(HEADS)}, got {head!r}")
@@ -251,7 +251,7 @@ class AttributionXception(FrameDetector):
         cnn = create_backbone(backbone, pretrained)
         if channels_last:
             cnn = cnn.to(memory_format=torch.channels_last)  # weights too, or convs fall back
-        if compile_backbone:
+        if compile:
             cnn.compile()  # in place: the state-dict keys stay those of the plain module
         feature_dim = backbone_width(cnn)
         self.set_pixel_stats(getattr(cnn, "pretrained_cfg", {}))

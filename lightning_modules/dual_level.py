@@ -122,6 +122,9 @@ class DualLevelAUCNet(DetectorModule):
         p_targets: Target priors for minDCF.
         threshold: Probability above which ACC counts a prediction as fake.
         channels_last: Run the CNN in channels-last memory format (faster on GPUs).
+        compile: ``torch.compile`` the CNN in place (state-dict keys unchanged, so checkpoints load
+            in eager runs too). The recurrent module stays eager: cuDNN's fused GRU/LSTM kernel is
+            what it would compile to anyway.
         init_std: Init std of the RNN and heads (paper: 0.01); ``None`` for PyTorch's default,
             which lets a small CNN trained from scratch start learning sooner.
         frame_classifier: Keep the frame-level classifier (FLC).
@@ -153,6 +156,7 @@ class DualLevelAUCNet(DetectorModule):
         aux_loss: AuxLoss = "auc",
         focal_alpha: float | None = 0.6,
         focal_gamma: float = 2.0,
+        compile: bool = False,
     ) -> None:
         if not (frame_classifier or video_classifier):
             raise SuiteError("model.init_args: frame_classifier and video_classifier cannot both be false")
@@ -163,6 +167,8 @@ class DualLevelAUCNet(DetectorModule):
         if channels_last:
             cnn = cnn.to(memory_format=torch.channels_last)  # weights too, or convs fall back
         feature_dim = backbone_width(cnn)
+        if compile:
+            cnn.compile()
         self.set_pixel_stats(getattr(cnn, "pretrained_cfg", {}))
         self.net = DualLevelNet(
             cnn, feature_dim, temporal, hidden_size, num_layers, init_std, frame_classifier, video_classifier
@@ -195,8 +201,15 @@ class DualLevelAUCNet(DetectorModule):
         return {level: logits for level, logits in outputs.items() if logits is not None}
 
     def compute_loss(self, outputs: dict[str, Tensor], batch: dict[str, Any]) -> dict[str, Tensor]:
+        # Under bf16 autocast the heads give bf16 logits: sigmoid scores 0.004 apart at 0.5 would
+        # tie, and the AUC hinge gamma - (s_pos - s_neg) would move in those steps.
+        video, frame = (outputs.get(level) for level in ("video", "frame"))
         return self.criterion(
-            outputs.get("video"), batch["label"], outputs.get("frame"), batch["frame_labels"], batch["mask"]
+            None if video is None else video.float(),
+            batch["label"],
+            None if frame is None else frame.float(),
+            batch["frame_labels"],
+            batch["mask"],
         )
 
     def update_metrics(self, stage: str, outputs: dict[str, Tensor], batch: dict[str, Any]) -> None:

@@ -296,7 +296,7 @@ class MFoMDetector(_CostSensitiveModule, FrameDetector):
         threshold: Probability from which ACC/precision/recall/F1 call a sample fake.
         video_aggregation: ``"mean"`` (as in the paper) or ``"max"`` of frame probabilities.
         channels_last: Run the CNN in channels-last memory format (faster on GPUs).
-        compile_backbone: ``torch.compile`` the CNN in place (state-dict keys stay unchanged, so
+        compile: ``torch.compile`` the CNN in place (state-dict keys stay unchanged, so
             checkpoints and ``init_from`` work across compiled and eager runs).
         det_points_file: File name in the run folder for the test set's DET points; ``None``
             writes nothing.
@@ -323,7 +323,7 @@ class MFoMDetector(_CostSensitiveModule, FrameDetector):
         threshold: float = 0.5,
         video_aggregation: Reduction = "mean",
         channels_last: bool = False,
-        compile_backbone: bool = False,
+        compile: bool = False,
         det_points_file: str | None = DET_POINTS_FILE,
     ) -> None:
         super().__init__(
@@ -346,7 +346,7 @@ class MFoMDetector(_CostSensitiveModule, FrameDetector):
         cnn, feature_dim = _prepare_backbone(backbone, pretrained, channels_last)
         self.set_pixel_stats(getattr(cnn, "pretrained_cfg", {}))
         self.net = FrameClassifier(cnn, feature_dim, dropout)
-        if compile_backbone:
+        if compile:
             cnn.compile()
         self.channels_last = channels_last
 
@@ -378,7 +378,7 @@ class MFoMLSTMDetector(_CostSensitiveModule):
         dropout: Dropout on the LSTM input and after the fully-connected layer (0.5).
         freeze_backbone: Use the CNN as a fixed feature extractor instead of training it too.
         objective, p_target, eta, lam, alpha_init, beta_init, init_from, criterion_lr, optimizer, p_targets,
-        threshold, video_aggregation, channels_last, compile_backbone, det_points_file: as in
+        threshold, video_aggregation, channels_last, compile, det_points_file: as in
             :class:`MFoMDetector` (the paper trains this baseline with ``"ce"`` only).
     """
 
@@ -407,7 +407,7 @@ class MFoMLSTMDetector(_CostSensitiveModule):
         threshold: float = 0.5,
         video_aggregation: Reduction = "mean",
         channels_last: bool = False,
-        compile_backbone: bool = False,
+        compile: bool = False,
         det_points_file: str | None = DET_POINTS_FILE,
     ) -> None:
         super().__init__(
@@ -430,7 +430,7 @@ class MFoMLSTMDetector(_CostSensitiveModule):
         cnn, feature_dim = _prepare_backbone(backbone, pretrained, channels_last)
         self.set_pixel_stats(getattr(cnn, "pretrained_cfg", {}))
         self.net = SequenceClassifier(cnn, feature_dim, hidden_size, fc_size, dropout, freeze_backbone)
-        if compile_backbone:
+        if compile:
             cnn.compile()
         self.channels_last = channels_last
 

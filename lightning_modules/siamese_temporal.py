@@ -155,7 +155,7 @@ class _SiameseModule(DetectorModule):
         feature_dim: int | None,
         cnn_widths: Sequence[int],
         channels_last: bool,
-        compile_extractor: bool,
+        compile: bool,
     ) -> None:
         try:
             self.extractor = build_frame_encoder(extractor, pretrained, feature_dim, cnn_widths)
@@ -165,7 +165,7 @@ class _SiameseModule(DetectorModule):
         self.channels_last = channels_last
         if channels_last:
             self.extractor.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        if compile_extractor:
+        if compile:
             self.extractor.compile()  # in place: state-dict keys stay those of the eager module
 
     def frame_features(self, batch: dict[str, Any]) -> Tensor:
@@ -194,7 +194,7 @@ class SiameseFeatureExtractor(_SiameseModule):
         delta: Margin :math:`\\Delta` of the hinge for real clips (paper: 1).
         optimizer: Optimizer factory (paper: Adam, lr 0.001).
         channels_last: Run the CNN in channels-last memory format (faster on GPUs).
-        compile_extractor: ``torch.compile`` the extractor in place.
+        compile: ``torch.compile`` the extractor in place.
     """
 
     def __init__(
@@ -206,13 +206,11 @@ class SiameseFeatureExtractor(_SiameseModule):
         delta: float = 1.0,
         optimizer: OptimizerCallable = paper_adam,
         channels_last: bool = False,
-        compile_extractor: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__(levels=(), optimizer=optimizer)
         self.save_hyperparameters(ignore=["optimizer"])
-        self._build_extractor(
-            extractor, pretrained, feature_dim, cnn_widths, channels_last, compile_extractor
-        )
+        self._build_extractor(extractor, pretrained, feature_dim, cnn_widths, channels_last, compile)
         self.criterion = CosineSimilarityHingeLoss(delta)
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
@@ -259,7 +257,7 @@ class SiameseTemporalLSTM(_SiameseModule):
         optimizer: Optimizer factory, given the head's parameters only.
         p_targets: Priors at which minDCF is reported.
         threshold: Probability from which a clip or video is called fake (ACC, F1, ...).
-        channels_last, compile_extractor: As in :class:`SiameseFeatureExtractor`.
+        channels_last, compile: As in :class:`SiameseFeatureExtractor`.
     """
 
     scored_levels = ("clip",)
@@ -283,7 +281,7 @@ class SiameseTemporalLSTM(_SiameseModule):
         p_targets: Sequence[float] = DEFAULT_P_TARGETS,
         threshold: float = 0.5,
         channels_last: bool = False,
-        compile_extractor: bool = False,
+        compile: bool = False,
     ) -> None:
         if head not in ("lstm", "mlp"):
             raise SuiteError(f"model.init_args.head must be 'lstm' or 'mlp', got {head!r}")
@@ -294,9 +292,7 @@ class SiameseTemporalLSTM(_SiameseModule):
             )
         super().__init__(("video", "clip"), optimizer, p_targets, threshold)
         self.save_hyperparameters(ignore=["optimizer"])
-        self._build_extractor(
-            extractor, pretrained, feature_dim, cnn_widths, channels_last, compile_extractor
-        )
+        self._build_extractor(extractor, pretrained, feature_dim, cnn_widths, channels_last, compile)
         self.extractor.requires_grad_(False)
         # Lightning never calls .train() at the start of fit: it restores each submodule's mode as
         # captured before validation, so the extractor must already be in eval mode here, or its

@@ -163,7 +163,7 @@ class TripletFaceNet(FrameDetector):
         threshold: Probability from which ACC, precision, recall and F1 call a frame fake.
         video_aggregation: ``mean`` (authors) or ``max`` of frame probabilities per video.
         channels_last: Run the embedder in channels-last memory format.
-        compile_embedder: ``torch.compile`` the embedder's backbone in place.
+        compile: ``torch.compile`` the embedder's backbone in place.
     """
 
     def __init__(
@@ -188,7 +188,7 @@ class TripletFaceNet(FrameDetector):
         threshold: float = 0.5,
         video_aggregation: Reduction = "mean",
         channels_last: bool = False,
-        compile_embedder: bool = False,
+        compile: bool = False,
     ) -> None:
         unknown = [name for name in classifiers if name not in CLASSIFIERS]
         if unknown or len(set(classifiers)) != len(classifiers):
@@ -205,7 +205,7 @@ class TripletFaceNet(FrameDetector):
         self.save_hyperparameters(ignore=["optimizer"])
         self.embedder = FaceEmbedder(embedder, pretrained, freeze_embedder, channels_last)
         self.set_pixel_stats(self.embedder.pretrained_cfg)
-        if compile_embedder:
+        if compile:
             self.embedder.backbone.compile()
         self.triplet_net = TripletMLP(self.embedder.out_dim, hidden_dims, embedding_dim, dropout, normalize)
         try:

@@ -87,7 +87,10 @@ def test_model_override_builds_the_ablated_network_and_loss(stem: str, tmp_path:
 
     levels, parts, monitor = MODEL_OVERRIDES[stem]
     cli = _build(
-        tmp_path, PAPER_CONFIG, SETTINGS / f"{stem}.yaml", extra=("--model.init_args.pretrained=false",)
+        tmp_path,
+        PAPER_CONFIG,
+        SETTINGS / f"{stem}.yaml",
+        extra=("--model.init_args.pretrained=false", "--model.init_args.compile=false"),
     )
     model = cli.model
     temporal = yaml.safe_load((SETTINGS / f"{stem}.yaml").read_text())["model"]["init_args"].get(
