@@ -151,8 +151,9 @@ def table_slugs(tables: Sequence[TableSpec]) -> dict[str, list[str]]:
     slugs: dict[str, list[str]] = {}
     for table in tables:
         for row in table.rows:
-            if row.experiment is not None and table.slug not in slugs.setdefault(row.experiment, []):
-                slugs[row.experiment].append(table.slug)
+            for name in row.experiments:
+                if table.slug not in slugs.setdefault(name, []):
+                    slugs[name].append(table.slug)
     return slugs
 
 

@@ -82,17 +82,16 @@ def table_cells(spec: TableSpec, layout: Layout) -> tuple[list[str], list[str], 
     published = paper_table(spec.paper, spec.table)
     columns = list(spec.columns) or list(dict.fromkeys(n.column for n in published))
     by_key = {(n.row, n.column): n for n in published}
-    failed = {
-        row.experiment: layout.failure(row.experiment).is_file()
-        for row in spec.rows
-        if row.experiment is not None
-    }
+    runs = {name for row in spec.rows for name in row.experiments}
+    failed = {name: layout.failure(name).is_file() for name in runs}
+    results = {name: load_results(layout, name) for name in sorted(runs)}
     decimals = {column: _column_decimals(published, column) for column in columns}
     cells: list[Cell] = []
     for row in spec.rows:
-        results = load_results(layout, row.experiment) if row.experiment else None
         for column in columns:
-            cell = _cell(row, column, by_key.get((row.paper_row, column)), results, failed)
+            experiment = row.experiment_of(column)
+            ran = results.get(experiment) if experiment else None
+            cell = _cell(row, column, by_key.get((row.paper_row, column)), ran, failed)
             cells.append(dataclasses.replace(cell, decimals=decimals[column]))
     return [row.label or row.paper_row for row in spec.rows], columns, cells
 
@@ -106,19 +105,20 @@ def _cell(
 ) -> Cell:
     metric = row.metrics.get(column)
     label = row.label or row.paper_row
-    if row.experiment is None:
+    experiment = row.experiment_of(column)
+    if experiment is None:
         return Cell(label, column, None, paper, "not reproduced", None, None)
     if metric is None:
-        return Cell(label, column, None, paper, "no metric", row.experiment, None)
+        return Cell(label, column, None, paper, "no metric", experiment, None)
     if results is None:
-        status = "failed" if failed.get(row.experiment) else "not run"
-        return Cell(label, column, None, paper, status, row.experiment, metric)
+        status = "failed" if failed.get(experiment) else "not run"
+        return Cell(label, column, None, paper, status, experiment, metric)
     if metric not in results:
-        return Cell(label, column, None, paper, "missing", row.experiment, metric)
+        return Cell(label, column, None, paper, "missing", experiment, metric)
     value = results[metric]
     if value is None or math.isnan(value):
-        return Cell(label, column, None, paper, "undefined", row.experiment, metric)
-    return Cell(label, column, float(value), paper, "ok", row.experiment, metric)
+        return Cell(label, column, None, paper, "undefined", experiment, metric)
+    return Cell(label, column, float(value), paper, "ok", experiment, metric)
 
 
 def render_markdown(spec: TableSpec, layout: Layout) -> str:

@@ -113,6 +113,9 @@ class RowSpec:
             them; the renderer converts to the paper's unit). A column left out shows "-".
         note: Why a row is not reproduced (out of scope, numbers quoted from the literature).
         label: Our row label when it differs from the paper's (shown as ``paper_row`` otherwise).
+        column_experiments: Paper column -> the experiment that column reads instead of
+            ``experiment``: one published line whose columns are different test runs of one
+            model (the dual-level paper's raw/c23/c40 columns) stays one line.
     """
 
     paper_row: str
@@ -120,12 +123,28 @@ class RowSpec:
     metrics: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     note: str = ""
     label: str = ""
+    column_experiments: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def experiment_of(self, column: str) -> str | None:
+        """The experiment whose results fill ``column``."""
+        return self.column_experiments.get(column, self.experiment)
+
+    @property
+    def experiments(self) -> tuple[str, ...]:
+        """Every experiment the row reads, ``experiment`` first."""
+        names = [self.experiment] if self.experiment is not None else []
+        return tuple(dict.fromkeys([*names, *self.column_experiments.values()]))
 
     def __post_init__(self) -> None:
         if self.experiment is None and not self.note:
             raise ValueError(f"row {self.paper_row!r}: a row without an experiment needs a note saying why")
         if self.experiment is not None and not self.metrics:
             raise ValueError(f"row {self.paper_row!r}: experiment {self.experiment!r} but no metrics mapped")
+        if self.column_experiments and self.experiment is None:
+            raise ValueError(f"row {self.paper_row!r}: column_experiments need a row experiment too")
+        stray = sorted(set(self.column_experiments) - set(self.metrics))
+        if stray:
+            raise ValueError(f"row {self.paper_row!r}: column_experiments for unmapped columns {stray}")
 
 
 @dataclass(frozen=True)
@@ -176,9 +195,10 @@ def check_registry(experiments: Sequence[Experiment], tables: Sequence[TableSpec
             raise ValueError(f"{table.paper} {table.table} is declared twice")
         slugs.add(table.slug)
         for row in table.rows:
-            if row.experiment is not None and row.experiment not in names:
-                where = f"{table.paper} {table.table} row {row.paper_row!r}"
-                raise ValueError(f"{where}: unknown experiment {row.experiment!r}")
+            for name in row.experiments:
+                if name not in names:
+                    where = f"{table.paper} {table.table} row {row.paper_row!r}"
+                    raise ValueError(f"{where}: unknown experiment {name!r}")
 
 
 def run_order(experiments: Sequence[Experiment]) -> list[Experiment]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reproduce.command import link_data_root
+from reproduce.command import link_data_root, table_slugs
 from reproduce.paper_numbers import paper_value
 from reproduce.render import latex_escape, render_csv, render_latex, render_markdown, table_cells
 from reproduce.runner import Layout, Runner, commands, load_results, wandb_args
@@ -49,6 +49,11 @@ def test_registry_errors_name_the_culprit() -> None:
     table = TableSpec("mfom", "Table I", "t", rows=(RowSpec("CNN", "nope", {"EER": "test/video_eer"}),))
     with pytest.raises(ValueError, match="row 'CNN': unknown experiment 'nope'"):
         check_registry([_experiment("a")], [table])
+    split = RowSpec("CNN", "a", {"EER": "test/video_eer"}, column_experiments={"EER": "nope"})
+    with pytest.raises(ValueError, match="row 'CNN': unknown experiment 'nope'"):
+        check_registry([_experiment("a")], [TableSpec("mfom", "Table I", "t", rows=(split,))])
+    with pytest.raises(ValueError, match=r"column_experiments for unmapped columns \['Eval/EER'\]"):
+        RowSpec("CNN", "a", {"EER": "test/video_eer"}, column_experiments={"Eval/EER": "b"})
     with pytest.raises(ValueError, match="needs a note"):
         RowSpec("Capsule")
     with pytest.raises(ValueError, match="name"):
@@ -181,6 +186,24 @@ def test_undefined_metric_shows_nan_and_a_missing_one_is_listed_with_its_run(tmp
     markdown = render_markdown(_table(), layout)
     assert "| CNN | missing / 8.07 | 0.250 / 0.37 |" in markdown
     assert "- run `cnn` logged no `test/video_eer` (is that dataset in its test split?)" in markdown
+
+
+def test_a_line_can_read_each_column_from_another_run(tmp_path: Path) -> None:
+    # One published line, two runs of one model: the CNN's EER from "cnn", its minDCF from the
+    # run that tested the same checkpoint elsewhere ("cnn_other").
+    columns = {"EER": "test/video_eer", "minDCF with P_{tar}/0.1": "test/video_min_dcf_01"}
+    row = RowSpec("CNN", "cnn", columns, column_experiments={"minDCF with P_{tar}/0.1": "cnn_other"})
+    table = TableSpec("mfom", "Table I", "t", rows=(row,), columns=tuple(columns))
+    layout = Layout(tmp_path, "smoke")
+    _write_results(layout, "cnn", {"test/video_eer": 0.25, "test/video_min_dcf_01": 0.9})
+    _, _, cells = table_cells(table, layout)
+    assert (cells[0].ours, cells[0].experiment) == (0.25, "cnn")
+    assert (cells[1].status, cells[1].experiment) == ("not run", "cnn_other")  # not cnn's 0.9
+    _write_results(layout, "cnn_other", {"test/video_min_dcf_01": 0.4})
+    _, _, cells = table_cells(table, layout)
+    assert (cells[1].ours, cells[1].experiment) == (0.4, "cnn_other")
+    assert row.experiments == ("cnn", "cnn_other")
+    assert table_slugs([table]) == {"cnn": ["mfom-table_i"], "cnn_other": ["mfom-table_i"]}
 
 
 def test_latex_escapes_specials(tmp_path: Path) -> None:
