@@ -1,5 +1,5 @@
-"""The attribution, metric-learning and temporal-LSTM table declarations: their commands parse, and
-their smoke stand-ins are consistent with what the tables read.
+"""The attribution, metric-learning and temporal-LSTM table declarations (and MFoM's full-scale data):
+their commands parse, and their smoke stand-ins are consistent with what the tables read.
 
 The parse test runs the suite's CLI with ``--print_config`` on the exact argument lists the runner
 would run (configs, stand-in overlays, args, checkpoint paths, W&B arguments), at both scales: a
@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 import yaml
 
-from reproduce.papers import attribution, metric_learning, temporal_lstm
+from reproduce.papers import attribution, metric_learning, mfom, temporal_lstm
 from reproduce.runner import Layout, commands, wandb_args
 from reproduce.spec import Experiment, Scale
 
 REPO = Path(__file__).resolve().parent.parent
 _COMBINED = "datamodules.CombinedSource"
 _SYNTHETIC = "datamodules.sources.SyntheticSource"
-_BY_NAME = {e.name: e for m in (attribution, metric_learning, temporal_lstm) for e in m.EXPERIMENTS}
+_BY_NAME = {e.name: e for m in (attribution, metric_learning, mfom, temporal_lstm) for e in m.EXPERIMENTS}
 
 # One experiment per distinct command shape: each stand-in overlay, each args/smoke_args set, each
 # data module type (frames, clips), a checkpoint argument.
@@ -34,6 +34,7 @@ _REPRESENTATIVE = (
     "metric_learning-r3d",
     "temporal_lstm-extractor_resnet50",
     "temporal_lstm-lstm_cnn4",
+    "mfom-lstm",
 )
 
 
@@ -80,7 +81,7 @@ def test_representative_commands_parse_and_land_their_overrides(
         cross = configs["metric_learning-xception_ffpp_to_celeb_df"]["data"]["init_args"]["source"]
         assert cross["init_args"]["splits"] == [{"train": "train", "val": "val"}, {"test": "test"}]
         assert configs["metric_learning-bagging_celeb_df"]["data"]["init_args"]["imbalance"] == "1:3"
-    else:  # the paper configs, unchanged apart from the declared args and the real super-set
+    else:  # the paper configs, unchanged apart from the declared args and each paper's real data
         assert source["class_path"] == "datamodules.CombinedSource"
         names = [s["init_args"]["dataset_name"] for s in source["init_args"]["sources"]]
         assert names == [
@@ -97,6 +98,39 @@ def test_representative_commands_parse_and_land_their_overrides(
         assert extractor == "resnet50.tv_in1k"
         assert configs["metric_learning-bagging_celeb_df"]["data"]["init_args"]["imbalance"] is None
         assert lstm_cnn4["test_repeats"] == 6
+        assert lstm_cnn4["test_subset_size"] == 100  # Table 1's draws of 100 (test_draws.yaml)
+
+        def source_of(name: str) -> tuple[str, dict[str, Any]]:
+            found = configs[name]["data"]["init_args"]["source"]
+            return found["class_path"], found["init_args"]
+
+        celeb = source_of("metric_learning-bagging_celeb_df")
+        assert (celeb[0], celeb[1]["root"]) == ("datamodules.sources.CelebDFSource", "data/Celeb-DF-v2")
+        ffpp_c40 = source_of("metric_learning-r3d")
+        assert ffpp_c40[0] == "datamodules.sources.FaceForensicsSource"
+        assert (ffpp_c40[1]["compression"], ffpp_c40[1]["methods"]) == (
+            "c40",
+            ["Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"],
+        )
+        to_celeb = source_of("metric_learning-xception_ffpp_to_celeb_df")
+        assert [s["class_path"].rsplit(".", 1)[1] for s in to_celeb[1]["sources"]] == [
+            "FaceForensicsSource",
+            "CelebDFSource",
+        ]
+        assert to_celeb[1]["splits"] == [{"train": "train", "val": "val"}, {"test": "test"}]
+        for stage in ("temporal_lstm-extractor_resnet50", "temporal_lstm-lstm_cnn4"):
+            dfdc = source_of(stage)
+            assert (dfdc[0], dfdc[1]["root"]) == ("datamodules.sources.DFDCSource", "data/DFDC"), stage
+        pool = source_of("mfom-lstm")
+        assert pool[0] == _COMBINED
+        assert [
+            (s["class_path"].rsplit(".", 1)[1], s["init_args"].get("compression")) for s in pool[1]["sources"]
+        ] == [
+            ("FaceForensicsSource", "c23"),
+            ("FaceForensicsSource", "c40"),
+            ("DeepfakeTIMITSource", None),
+        ]
+        assert configs["mfom-lstm"]["data"]["init_args"]["clip_len"] == 20  # the paper config's, kept
 
 
 def _synthetic_sources(path: Path) -> list[dict[str, Any]]:
