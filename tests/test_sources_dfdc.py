@@ -72,6 +72,18 @@ def test_seeded_part_choice_is_reproducible(root: Path) -> None:
     assert len({frozenset(val_parts(seed)) for seed in range(6)}) > 1
 
 
+def test_parts_limit_train_and_val_to_the_chosen_parts(root: Path) -> None:
+    records = DFDCSource(str(root), parts=[1, 3], val_parts=[3]).records()
+    folders = {r.path.parent.name for r in records if r.split != "test"}
+    assert folders == {"dfdc_train_part_1", "dfdc_train_part_3"}
+    assert {r.path.parent.name for r in records if r.split == "val"} == {"dfdc_train_part_3"}
+    cross = next(r for r in records if r.path.name == "cross.mp4")
+    assert cross.split == "train"  # its original, r10.mp4 in part 1, trains
+    assert {r.path.name for r in records if r.split == "test"} == set(TEST)
+    with pytest.raises(SuiteError, match=r"init_args.parts names parts \[7\]"):
+        DFDCSource(str(root), parts=[1, 7]).records()
+
+
 def test_no_test_dir_means_no_test_split(root: Path) -> None:
     records = DFDCSource(str(root), test_dir=None).records()
     assert not by_split(records)["test"] and len(records) == 17

@@ -96,6 +96,8 @@ class DFDCSource(VideoSource):
             ``null`` for no test split.
         test_labels: The test set's ``filename,label`` CSV, relative to ``test_dir`` unless
             absolute.
+        parts: Part numbers to read (train and val come from these only), e.g. ``[0, 1]`` for
+            a study that used a fraction of DFDC; ``null`` reads every part under ``root``.
         val_parts: Part numbers used for val; overrides ``val_fraction``.
         val_fraction: Share of the parts used for val when ``val_parts`` is not given.
         seed: Seed of the part choice.
@@ -107,6 +109,7 @@ class DFDCSource(VideoSource):
         root: str,
         test_dir: str | None = "test",
         test_labels: str = "labels.csv",
+        parts: list[int] | None = None,
         val_parts: list[int] | None = None,
         val_fraction: float = 0.1,
         seed: int = 0,
@@ -116,6 +119,7 @@ class DFDCSource(VideoSource):
         self.root = Path(root)
         self.test_dir = self.root / test_dir if test_dir is not None else None
         self.test_labels = self.test_dir / test_labels if self.test_dir is not None else None
+        self.parts = parts
         self.val_parts = val_parts
         self.val_fraction = val_fraction
         self.seed = seed
@@ -126,6 +130,11 @@ class DFDCSource(VideoSource):
         parts = {int(m.group(1)): p for p in self.root.iterdir() if p.is_dir() and (m := _PART.match(p.name))}
         if not parts:
             raise SuiteError(f"no dfdc_train_part_N folders in {self.root} (set {config_key('root')})")
+        if self.parts is not None:
+            absent = sorted(set(self.parts) - set(parts))
+            if absent:
+                raise SuiteError(f"{config_key('parts')} names parts {absent} that are not in {self.root}")
+            parts = {n: parts[n] for n in self.parts}
         part_split = self._part_splits(sorted(parts))
         metadata = {
             n: read_metadata(require_file(parts[n] / "metadata.json", "root", "DFDC metadata"))

@@ -12,12 +12,10 @@ stage-1 extractor; each detection experiment passes that run's ``best.ckpt`` as
 
 Clip level (a clip is the paper's "set of frames", its unit of classification and of the test set).
 
-Full tier: every experiment with ``experiments/temporal_lstm/dfdc.yaml`` stacked (DFDC: every
-training part under ``data/DFDC``, 10 % of the parts for validation, the labelled public test set
-as test), and the two stage-2 heads also with ``experiments/temporal_lstm/test_draws.yaml`` (Table 1's
-6 draws of 100 test videos). The paper used 4670 training videos (3.6 % of DFDC) and drew its test
-sequences from them; :class:`~datamodules.sources.DFDCSource` cannot pick parts, so the amount is
-whatever ``data/DFDC`` holds.
+Full tier: every experiment with ``experiments/temporal_lstm/dfdc.yaml`` stacked (DFDC parts 0-1
+train, about the paper's 4670 videos, part 2 validates, the labelled public test set is test), and
+the two stage-2 heads also with ``experiments/temporal_lstm/test_draws.yaml`` (Table 1's 6 draws of
+100 test videos). The paper drew its test sequences from its own training videos; we do not.
 """
 
 from __future__ import annotations
@@ -81,9 +79,9 @@ _STAND_IN = (
     "(widths 8-32, 32-d features) and the 4-layer CNN by a narrower one (4-16, 16-d)."
 )
 _FULL_NOTE = (
-    "Full scale: DFDC, every training part under data/DFDC (the paper: 4670 videos, 3.6 %; link two "
-    "parts for its amount), 10 % of the parts for validation; test: DFDC's labelled public test set "
-    "(the paper cut its test sequences from its own training videos)."
+    "Full scale: DFDC parts 0-1 train (about the paper's 4670 videos, 3.6 % of DFDC), part 2 "
+    "validates; test: DFDC's labelled public test set (the paper cut its test sequences from its own "
+    "training videos)."
 )
 _ONE_MODEL = (
     "The paper retrained once per test draw (6 x 100 sequences); here one trained model is tested on "
