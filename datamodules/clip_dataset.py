@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.face_crop import crop_and_resize, square_crop_box
+from datamodules.face_crop import crop_and_resize, square_crop_box, warn_without_face_boxes
 from datamodules.sampling import ClipSampling, clip_windows
 from datamodules.sources.base import VideoRecord
 from datamodules.video_io import VideoDecodeError, decode_frames
@@ -83,6 +83,10 @@ class ClipDataset(Dataset):
         self.clips_per_video = clips_per_video
         self._cache: list[dict[str, Any]] | None = None
         self._set_records(records, video_indices)
+        uncropped = [
+            r.path for r in records if r.path.suffix != ".npy" and not r.path.with_suffix(".json").is_file()
+        ]
+        warn_without_face_boxes(uncropped, len(records))
         if preload:
             with ThreadPoolExecutor(max(1, num_threads)) as pool:
                 loaded = list(pool.map(self._try_load, range(len(self._windows))))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -37,3 +41,22 @@ def crop_and_resize(frame: np.ndarray, crop: tuple[int, int, int, int], size: in
     patch = frame[y0:y1, x0:x1]
     interpolation = cv2.INTER_AREA if patch.shape[0] > size else cv2.INTER_LINEAR
     return cv2.resize(patch, (size, size), interpolation=interpolation)
+
+
+def warn_without_face_boxes(paths: Sequence[Path], total: int) -> None:
+    """Warn once that ``paths`` (of ``total`` videos) have no face boxes and will be centre-cropped.
+
+    Real datasets' videos show a whole scene: without boxes (a preprocessed crop store, or a
+    sidecar ``<video>.json`` as the synthetic set ships) a detector would be trained on the
+    largest centred square of each frame instead of the face, and its numbers would not be the
+    papers'. Training still goes on, so that a user with pre-cropped face videos is not stopped.
+    """
+    if not paths:
+        return
+    warnings.warn(
+        f"{len(paths)} of {total} videos have no face boxes (no crop store, no "
+        f"{paths[0].with_suffix('.json').name} beside {paths[0]}): their frames are centre-cropped, "
+        "not cut around the face. Unless they are face crops already, run `deepfake-suite preprocess` "
+        "and train on its store (datamodules.sources.CropStoreSource; README, 'Preprocessing').",
+        stacklevel=3,
+    )

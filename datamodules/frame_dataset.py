@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from datamodules.clip_dataset import load_sidecar
-from datamodules.face_crop import crop_and_resize, square_crop_box
+from datamodules.face_crop import crop_and_resize, square_crop_box, warn_without_face_boxes
 from datamodules.sampling import evenly_spaced_indices
 from datamodules.sources.base import REAL, VideoRecord
 from datamodules.transforms import Augmentation
@@ -128,6 +128,8 @@ class FrameDataset(Dataset):
         self.records = [r for r, _ in kept]
         self._stored: list[_StoredArray | None] = [plan[0] for _, plan in kept]
         self._boxes: list[list[Any] | None] = [plan[3] for _, plan in kept]
+        uncropped = [r.path for r, (stored, _, _, boxes) in kept if stored is None and boxes is None]
+        warn_without_face_boxes(uncropped, len(kept))
         # Per-item arrays rather than lists of objects: forked workers then share these pages
         # instead of copying them as reference counts change.
         counts = np.array([len(plan[1]) for _, plan in kept], np.int64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from collections import Counter, defaultdict
 from dataclasses import replace
@@ -365,3 +366,32 @@ def test_video_shorter_than_its_manifest_repeats_its_last_frame(
     reference = np.load(stored.path)
     for k, got in enumerate(frames):
         np.testing.assert_array_equal(got.permute(1, 2, 0).numpy(), reference[min(k, N_FRAMES - 1)])
+
+
+def test_videos_without_face_boxes_are_named_in_a_warning(tiny_synthetic_root: Path, tmp_path: Path) -> None:
+    # A real dataset's video without a crop store or sidecar boxes would be centre-cropped: the
+    # run goes on, but says so and how to get face crops.
+    from datamodules.clip_dataset import ClipDataset
+
+    records = SyntheticSource(root=str(tiny_synthetic_root), **TINY_SOURCE).records()
+    record = next(r for r in records if r.split == "train")
+    bare = tmp_path / "bare" / record.path.name
+    bare.parent.mkdir()
+    shutil.copy(record.path, bare)  # the video without its sidecar .json
+    moved = replace(record, path=bare, n_frames=4)
+    classes = {"BlendSwap": 1, "ColorSwap": 2, "FlickerSwap": 3}
+
+    def frames(rs: list[VideoRecord]) -> object:
+        return FrameDataset(rs, 2, 16, video_index={r.video_id: 0 for r in rs}, class_index=classes)
+
+    def clips(rs: list[VideoRecord]) -> object:
+        return ClipDataset(rs, clip_len=2, frame_size=16)
+
+    for make in (frames, clips):
+        with pytest.warns(
+            UserWarning, match=rf"1 of 1 videos have no face boxes .*beside {bare}.*preprocess"
+        ):
+            make([moved])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            make([replace(record, n_frames=4)])  # the synthetic sidecar has boxes
