@@ -18,7 +18,7 @@ SCALE ?= smoke
 DATA_ROOT ?=
 REPRODUCE_ARGS ?=
 
-.PHONY: help setup demo test test-all lint typecheck bench bench-data reproduce-tables clean
+.PHONY: help setup demo test test-all lint typecheck bench bench-data reproduce-tables readme-tables clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ bench-data: $(STAMP) ## Frames/s of the frame and clip train loaders per num_wor
 
 reproduce-tables: $(STAMP) ## Run every experiment behind the papers' tables (SCALE=smoke|full), draw the tables
 	$(PY) -m reproduce --scale $(SCALE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(REPRODUCE_ARGS)
+
+readme-tables: $(STAMP) ## Copy the rendered smoke tables into README.md and docs/smoke_tables.md
+	$(PY) -m reproduce.readme
 
 clean: ## Remove generated data, runs and results (keeps .venv)
 	rm -rf data runs results wandb

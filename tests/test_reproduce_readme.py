@@ -1,0 +1,63 @@
+"""reproduce.readme: rendered smoke tables copied into README.md's marked block and docs/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deepfake_suite.errors import SuiteError
+from reproduce.readme import END, START, publish, replace_block
+
+
+def _tables(folder: Path, slugs: list[str]) -> Path:
+    tables = folder / "results" / "smoke" / "tables"
+    tables.mkdir(parents=True)
+    for slug in slugs:
+        (tables / f"{slug}.md").write_text(f"### {slug}\n\n| | EER |\n|---|---|\n| CNN | 1.0 / 8.07 |\n")
+    (tables / "README.md").write_text(
+        "# Reproduced tables\n\npreamble\n\n" + "".join(f"### {s}\n" for s in slugs)
+    )
+    (tables.parent / "a.json").write_text("{}")  # one experiment's results
+    return tables
+
+
+def test_block_is_replaced_and_the_rest_of_the_readme_kept(tmp_path: Path) -> None:
+    tables = _tables(tmp_path, ["p-table_1", "q-table_2"])
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nintro\n\n{START}\nold numbers\n{END}\n\n## After\n")
+    docs = tmp_path / "docs" / "smoke_tables.md"
+    docs.parent.mkdir()
+    publish(tables, readme, docs, slugs=["q-table_2"])
+    text = readme.read_text()
+    assert text.startswith("# Title\n\nintro\n\n" + START) and text.endswith(END + "\n\n## After\n")
+    assert "old numbers" not in text and "#### q-table_2" in text and "p-table_1" not in text
+    assert (
+        "smoke-scale results of 1 experiments" in text
+        and "[docs/smoke_tables.md](docs/smoke_tables.md)" in text
+    )
+    full = docs.read_text()
+    assert "### p-table_1" in full and "### q-table_2" in full and "results of 1 experiments" in full
+    publish(tables, readme, docs, slugs=["q-table_2"])
+    assert readme.read_text() == text  # idempotent
+
+
+def test_bad_readme_or_missing_tables_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match=r"one .*smoke-tables:start"):
+        replace_block("no markers here", "x")
+    with pytest.raises(SuiteError, match=r"one .*smoke-tables:start"):
+        replace_block(f"{END}\n{START}\n", "x")
+    tables = _tables(tmp_path, ["p-table_1"])
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{START}\n{END}\n")
+    with pytest.raises(SuiteError, match=r"no rendered tables \['q-table_2'\].*make reproduce-tables"):
+        publish(tables, readme, tmp_path / "out.md", slugs=["q-table_2"])
+    assert readme.read_text() == f"{START}\n{END}\n"  # nothing written on error
+
+
+def test_the_projects_readme_has_the_block_and_the_embedded_tables_exist() -> None:
+    from reproduce.papers import TABLES
+    from reproduce.readme import README_TABLES, REPO
+
+    replace_block((REPO / "README.md").read_text(encoding="utf-8"), "x")  # one well-formed block
+    assert set(README_TABLES) <= {t.slug for t in TABLES}
