@@ -311,6 +311,22 @@ class VideoDataModule(LightningDataModule):
             self._augmented(dataset, self.train_augmentation), **self._training_batches(dataset)
         )
 
+    def test_video_ids(self, id_kind: str, ids: Sequence[int]) -> list[str] | None:
+        """The ``video_id`` of each row of a test-scores file, ``None`` where the ids say nothing.
+
+        Args:
+            id_kind: ``group_id`` (video indices, as :attr:`video_index` numbers videos) or
+                ``sample_id`` (item indices of the test dataset).
+            ids: The rows' ids.
+        """
+        if id_kind == "group_id":
+            names = {number: video_id for video_id, number in self._video_index.items()}
+            return [names.get(int(i), "") for i in ids]
+        dataset = self.datasets.get("test")
+        if id_kind != "sample_id" or dataset is None:
+            return None
+        return [dataset.item_video_id(int(i)) for i in ids]
+
     def set_epoch(self, epoch: int) -> None:
         """Seed the training augmentation's per-item draws for ``epoch``.
 

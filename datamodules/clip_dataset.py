@@ -108,6 +108,10 @@ class ClipDataset(Dataset):
             )
         ]
 
+    def item_video_id(self, index: int) -> str:
+        """The ``video_id`` of item ``index`` (a clip)."""
+        return self.records[self._windows[index][0]].video_id
+
     @property
     def item_records(self) -> list[VideoRecord]:
         """The video of each item, aligned with the dataset's indices."""

@@ -148,6 +148,10 @@ class FrameDataset(Dataset):
     def __len__(self) -> int:
         return len(self._video)
 
+    def item_video_id(self, index: int) -> str:
+        """The ``video_id`` of item ``index`` (a frame)."""
+        return self.records[int(self._video[index])].video_id
+
     def __getstate__(self) -> dict[str, Any]:
         # Worker processes start with an empty decode cache, not a copy of the main process's.
         return {**self.__dict__, "_decoded": OrderedDict()}

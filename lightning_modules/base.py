@@ -103,19 +103,25 @@ def loss_key(stage: str, name: str) -> str:
     return f"{stage}/loss_{name.removesuffix('_loss')}"
 
 
-def format_test_scores(gathered: GatheredScores) -> str:
-    """CSV text of one level's test scores: ``<id_kind>,label,score``, one row per sample or video.
+def format_test_scores(gathered: GatheredScores, video_ids: Sequence[str] | None = None) -> str:
+    """CSV text of one level's test scores: ``<id_kind>,label,score[,video_id]``, one row per sample or video.
 
     The first column is named after what the ids are (``sample_id``, ``group_id`` for a frame-level
     detector's videos, or ``position``); ``score`` is the probability of fake, written with ``repr``
-    so that it reads back exactly.
+    so that it reads back exactly; ``video_id`` (when the data can name the rows) joins the file
+    with the manifest and other tools' outputs.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([gathered.id_kind, "label", "score"])
+    writer.writerow([gathered.id_kind, "label", "score", *(["video_id"] if video_ids is not None else [])])
     ids, scores, labels = (t.detach().cpu().tolist() for t in gathered[:3])
-    for sample, label, score in zip(ids, labels, scores, strict=True):
-        writer.writerow([int(sample), int(label), repr(float(score))])
+    names = list(video_ids) if video_ids is not None else None
+    if names is not None and len(names) != len(ids):
+        raise ValueError(f"{len(names)} video ids for {len(ids)} score rows")
+    for row, (sample, label, score) in enumerate(zip(ids, labels, scores, strict=True)):
+        writer.writerow(
+            [int(sample), int(label), repr(float(score)), *([names[row]] if names is not None else [])]
+        )
     return buffer.getvalue()
 
 
@@ -296,6 +302,17 @@ class DetectorModule(LightningModule):
                     self._dump_test_scores(key.removeprefix("test_"), metric)
             metric.reset()
 
+    def score_video_ids(self, level: str, gathered: GatheredScores) -> list[str] | None:
+        """The ``video_id`` of each test-score row of ``level``, from the datamodule; ``None`` if unknown.
+
+        Group ids are video indices and sample ids test-dataset items, as :meth:`update_metrics`
+        passes them; a detector whose sample ids mean something else overrides this.
+        """
+        lookup = getattr(getattr(self.trainer, "datamodule", None), "test_video_ids", None)
+        if lookup is None:
+            return None
+        return lookup(gathered.id_kind, gathered.ids.detach().cpu().tolist())
+
     def _dump_test_scores(self, level: str, metric: DetectionMetrics) -> None:
         """Write ``test_scores_<level>.csv`` to the run folder and log the level's curves to W&B."""
         with metric.sync_context():  # every rank: the gather is collective
@@ -303,7 +320,8 @@ class DetectorModule(LightningModule):
         run_dir = Path(self.trainer.log_dir or self.trainer.default_root_dir)  # a broadcast: every rank
         if not self.trainer.is_global_zero:
             return
-        atomic_write_text(run_dir / TEST_SCORES_FILE.format(level=level), format_test_scores(gathered))
+        text = format_test_scores(gathered, self.score_video_ids(level, gathered))
+        atomic_write_text(run_dir / TEST_SCORES_FILE.format(level=level), text)
         loggers = [logger for logger in self.trainer.loggers if isinstance(logger, WandbLogger)]
         # Curves need both classes; a one-class test set still gets its scores file.
         if loggers and gathered.labels.unique().numel() == 2:

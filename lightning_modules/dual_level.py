@@ -17,7 +17,7 @@ from deepfake_suite.errors import SuiteError
 from lightning_modules.backbones import backbone_width, create_backbone
 from lightning_modules.base import DetectorModule
 from losses.dual_level_loss import AuxLoss, DualLevelLoss
-from metrics.detection import DEFAULT_P_TARGETS
+from metrics.detection import DEFAULT_P_TARGETS, GatheredScores
 
 
 def paper_adam(params: Iterable[Any]) -> torch.optim.Optimizer:
@@ -185,6 +185,7 @@ class DualLevelAUCNet(DetectorModule):
             frame_level=frame_classifier,
         )
         self.channels_last = channels_last
+        self._clip_len: int | None = None  # frames per clip, for naming frame-level score rows
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         """Args: batch with ``frames`` uint8 (N, T, 3, H, W) and ``mask`` (N, T).
@@ -212,9 +213,17 @@ class DualLevelAUCNet(DetectorModule):
             batch["mask"],
         )
 
+    def score_video_ids(self, level: str, gathered: GatheredScores) -> list[str] | None:
+        """Frame rows have ids ``clip * T + t`` (see :meth:`update_metrics`): their clip names them."""
+        if level != "frame" or self._clip_len is None:
+            return super().score_video_ids(level, gathered)
+        clips = gathered.ids.detach().cpu() // self._clip_len
+        return super().score_video_ids(level, gathered._replace(ids=clips))
+
     def update_metrics(self, stage: str, outputs: dict[str, Tensor], batch: dict[str, Any]) -> None:
         # Ids let the metrics drop the repeats DistributedSampler pads the ranks with.
         index, mask = batch["index"], batch["mask"]
+        self._clip_len = int(mask.shape[1])
         frame_ids = index[:, None] * mask.shape[1] + torch.arange(mask.shape[1], device=mask.device)
         if "video" in outputs:
             self.metrics[f"{stage}_video"].update(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -75,6 +76,14 @@ def test_fit_then_test_in_new_process_uses_best_checkpoint_and_writes_results(
         value = results["metrics"][key]
         assert value is None or 0.0 <= value <= 1.0 + 1e-9, (key, value)
     assert Path(results["resolved_config"]).is_file()
+    # Score files name each row's video, and the name agrees with the row's label.
+    for level in ("video", "frame"):
+        with open(tmp_path / "runs" / "e2e" / f"test_scores_{level}.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert rows and all(row["video_id"] for row in rows)
+        assert all(int(row["label"]) == (row["video_id"].split("/")[1] != "original") for row in rows)
+        names = [row["video_id"] for row in rows]
+        assert len(set(names)) == len(names) if level == "video" else len(set(names)) < len(names)
 
 
 def test_default_run_name_joins_config_stems(cli_args: list[str], tmp_path: Path) -> None:

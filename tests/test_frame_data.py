@@ -395,3 +395,14 @@ def test_videos_without_face_boxes_are_named_in_a_warning(tiny_synthetic_root: P
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             make([replace(record, n_frames=4)])  # the synthetic sidecar has boxes
+
+
+def test_test_score_rows_are_named_by_video(store: Path) -> None:
+    dm = module(CropStoreSource(str(store)))
+    test = dm.datasets["test"]
+    items_ = items(test)
+    by_sample = dm.test_video_ids("sample_id", [int(i["index"]) for i in items_])
+    assert by_sample == [i["video_id"] for i in items_]
+    by_group = dm.test_video_ids("group_id", [int(i["video_index"]) for i in items_])
+    assert by_group == [i["video_id"] for i in items_]
+    assert dm.test_video_ids("position", [0, 1]) is None
