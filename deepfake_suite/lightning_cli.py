@@ -97,6 +97,9 @@ class SuiteCLI(LightningCLI):
             if _is_subclass(callback, ModelCheckpoint) and callback.init_args.get("dirpath") is None:
                 callback.init_args.dirpath = str(run_dir / "checkpoints")
 
+    def before_fit(self) -> None:
+        save_last_every_epoch(self.trainer)
+
     def before_validate(self) -> None:
         self._resolve_ckpt_path("validate")
 
@@ -173,3 +176,30 @@ def _fill_logger_defaults(logger: Any, run_name: str, run_dir: Path, subcommand:
         init_args.save_dir = str(run_dir)
     if "job_type" in init_args and init_args.get("job_type") is None:
         init_args.job_type = subcommand
+
+
+def save_last_every_epoch(trainer: Trainer) -> None:
+    """Make ``last.ckpt`` the state after the latest epoch, as ``save_last: true`` promises.
+
+    Lightning 2.6's ``ModelCheckpoint(save_last=True)`` rewrites ``last.ckpt`` only when it also
+    saved a top-k checkpoint at that step: after an epoch that does not improve the monitored
+    metric, ``last.ckpt`` still holds the best epoch, and ``--ckpt_path last`` would resume from it.
+    Each monitoring callback with ``save_last: true`` hands that file to a second callback that
+    monitors nothing and keeps one checkpoint named ``last``, rewritten every epoch.
+    """
+    for callback in list(trainer.callbacks):
+        if (
+            isinstance(callback, ModelCheckpoint)
+            and callback.save_last is True
+            and callback.monitor is not None
+        ):
+            callback.save_last = False
+            trainer.callbacks.append(
+                ModelCheckpoint(
+                    dirpath=callback.dirpath,
+                    filename=callback.CHECKPOINT_NAME_LAST,
+                    monitor=None,
+                    save_top_k=1,
+                    enable_version_counter=False,
+                )
+            )

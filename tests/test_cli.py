@@ -160,3 +160,29 @@ def test_missing_pretrained_weights_offline_give_one_clear_line(
     assert "model.init_args.pretrained=/path/to/weights.pth" in err
     assert "model.init_args.pretrained=false" in err
     assert "Traceback" not in err
+
+
+def test_last_checkpoint_is_the_latest_epoch_even_when_it_did_not_improve(tmp_path: Path) -> None:
+    import torch
+    from lightning.pytorch import Trainer
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.demos.boring_classes import BoringModel
+
+    from deepfake_suite.lightning_cli import save_last_every_epoch
+
+    class FlatMetric(BoringModel):
+        def validation_step(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+            self.log("val/x", 1.0)  # never improves after epoch 0
+
+    best = ModelCheckpoint(dirpath=tmp_path, filename="best", monitor="val/x", mode="min", save_last=True)
+    trainer = Trainer(
+        max_epochs=3, limit_train_batches=2, limit_val_batches=1, callbacks=[best], logger=False,
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+    )  # fmt: skip
+    save_last_every_epoch(trainer)
+    trainer.fit(FlatMetric())
+    epoch = {
+        name: torch.load(tmp_path / f"{name}.ckpt", weights_only=False)["epoch"] for name in ("best", "last")
+    }
+    assert epoch == {"best": 0, "last": 2}
+    assert trainer.checkpoint_callback is best
