@@ -4,12 +4,37 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from deepfake_suite.atomic import atomic_write_json
 
 RESULTS_FORMAT_VERSION = 1
+
+
+def code_version() -> str:
+    """The suite's git commit (``+dirty`` with uncommitted changes), or ``unknown`` outside a checkout.
+
+    Recorded in every results file: a number in a table must say which code produced it.
+    """
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}+dirty" if dirty else head
 
 
 def write_results(
@@ -35,6 +60,7 @@ def write_results(
         "model": model,
         "data": data,
         "seed": seed,
+        "commit": code_version(),
         # JSON has no NaN; a metric undefined on this test set (one class missing) is null.
         "metrics": {k: (None if math.isnan(v) else v) for k, v in sorted(metrics.items())},
     }

@@ -10,7 +10,7 @@ results, so a stale copy is visible as such.
 from __future__ import annotations
 
 import argparse
-import subprocess
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,23 +30,16 @@ README_TABLES = (
 )
 
 
-def _commit(repo: Path) -> str:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown commit"
-    return done.stdout.strip()
-
-
-def _stamp(results_dir: Path, repo: Path) -> str:
-    count = len(list(results_dir.glob("*.json")))
+def _stamp(results_dir: Path, unrecorded: str) -> str:
+    """Which code produced the tables: the commits recorded in the results files (``unrecorded``
+    for files written before results carried one)."""
+    files = sorted(results_dir.glob("*.json"))
+    commits: set[str] = set()
+    for path in files:
+        commits.add(str(json.loads(path.read_text(encoding="utf-8")).get("commit") or unrecorded))
+    shown = ", ".join(f"`{c}`" for c in sorted(commits)) or "none"
     return (
-        f"*Rendered from the smoke-scale results of {count} experiments at commit `{_commit(repo)}` "
+        f"*Rendered from the smoke-scale results of {len(files)} experiments, produced at commit {shown} "
         "(`make reproduce-tables && make readme-tables`); a cell reading `not run` had no results yet.*"
     )
 
@@ -60,8 +53,17 @@ def replace_block(text: str, block: str) -> str:
     return f"{head}{START}\n{block.strip()}\n{END}{tail}"
 
 
-def publish(tables_dir: Path, readme: Path, full_copy: Path, slugs: Sequence[str] = README_TABLES) -> None:
-    """Copy the rendered tables ``slugs`` into ``readme``'s block and every table into ``full_copy``."""
+def publish(
+    tables_dir: Path,
+    readme: Path,
+    full_copy: Path,
+    slugs: Sequence[str] = README_TABLES,
+    unrecorded_commit: str = "unknown",
+) -> None:
+    """Copy the rendered tables ``slugs`` into ``readme``'s block and every table into ``full_copy``.
+
+    ``tables_dir`` is ``results/<scale>/tables``: its parent holds the results files stamped.
+    """
     combined = tables_dir / "README.md"
     missing = [s for s in slugs if not (tables_dir / f"{s}.md").is_file()]
     if not combined.is_file() or missing:
@@ -69,7 +71,7 @@ def publish(tables_dir: Path, readme: Path, full_copy: Path, slugs: Sequence[str
             f"no rendered tables {missing or [combined.name]} in {tables_dir}: "
             "run `make reproduce-tables` first"
         )
-    stamp = _stamp(tables_dir.parent, readme.parent)
+    stamp = _stamp(tables_dir.parent, unrecorded_commit)
     sections = [(tables_dir / f"{slug}.md").read_text(encoding="utf-8").strip() for slug in slugs]
     # The README's own headings are level 2 and 3: the tables' "###" titles become level 4.
     sections = [s.replace("### ", "#### ", 1) for s in sections]
@@ -86,9 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tables", type=Path, default=REPO / "results" / "smoke" / "tables")
     parser.add_argument("--readme", type=Path, default=REPO / "README.md")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "smoke_tables.md")
+    parser.add_argument(
+        "--unrecorded-commit", default="unknown", help="Commit to show for results files that record none."
+    )
     args = parser.parse_args(argv)
     try:
-        publish(args.tables, args.readme, args.out)
+        publish(args.tables, args.readme, args.out, unrecorded_commit=args.unrecorded_commit)
     except SuiteError as error:
         parser.exit(1, f"error: {error}\n")
     print(f"tables copied into {args.readme} and {args.out}")

@@ -66,6 +66,7 @@ def test_fit_then_test_in_new_process_uses_best_checkpoint_and_writes_results(
     assert results["ckpt_path"] == str(checkpoint)
     assert results["config_files"] == [str(PAPER_CONFIG), str(SMOKE_CONFIG)]
     assert results["model"] == "lightning_modules.DualLevelAUCNet"
+    assert results["commit"]  # the code version that produced the numbers
     expected = {
         f"test/{level}_{name}"
         for level in ("video", "frame")
@@ -186,3 +187,16 @@ def test_last_checkpoint_is_the_latest_epoch_even_when_it_did_not_improve(tmp_pa
     }
     assert epoch == {"best": 0, "last": 2}
     assert trainer.checkpoint_callback is best
+
+
+def test_results_record_the_code_version() -> None:
+    from deepfake_suite.results import code_version
+
+    version = code_version()
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    if head.returncode != 0:  # not a checkout (an sdist): nothing to compare with
+        assert version == "unknown"
+        return
+    assert version.removesuffix("+dirty") == head.stdout.strip()

@@ -18,7 +18,8 @@ def _tables(folder: Path, slugs: list[str]) -> Path:
     (tables / "README.md").write_text(
         "# Reproduced tables\n\npreamble\n\n" + "".join(f"### {s}\n" for s in slugs)
     )
-    (tables.parent / "a.json").write_text("{}")  # one experiment's results
+    (tables.parent / "a.json").write_text('{"commit": "abc1234"}')  # one experiment's results
+    (tables.parent / "b.json").write_text("{}")  # written before results recorded their commit
     return tables
 
 
@@ -33,11 +34,11 @@ def test_block_is_replaced_and_the_rest_of_the_readme_kept(tmp_path: Path) -> No
     assert text.startswith("# Title\n\nintro\n\n" + START) and text.endswith(END + "\n\n## After\n")
     assert "old numbers" not in text and "#### q-table_2" in text and "p-table_1" not in text
     assert (
-        "smoke-scale results of 1 experiments" in text
+        "results of 2 experiments, produced at commit `abc1234`, `unknown`" in text
         and "[docs/smoke_tables.md](docs/smoke_tables.md)" in text
     )
     full = docs.read_text()
-    assert "### p-table_1" in full and "### q-table_2" in full and "results of 1 experiments" in full
+    assert "### p-table_1" in full and "### q-table_2" in full and "results of 2 experiments" in full
     publish(tables, readme, docs, slugs=["q-table_2"])
     assert readme.read_text() == text  # idempotent
 
