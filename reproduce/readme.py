@@ -33,10 +33,9 @@ README_TABLES = (
 def _stamp(results_dir: Path, unrecorded: str) -> str:
     """Which code produced the tables: the commits recorded in the results files (``unrecorded``
     for files written before results carried one)."""
-    files = sorted(results_dir.glob("*.json"))
-    commits: set[str] = set()
-    for path in files:
-        commits.add(str(json.loads(path.read_text(encoding="utf-8")).get("commit") or unrecorded))
+    payloads = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(results_dir.glob("*.json"))]
+    files = [p for p in payloads if "metrics" in p]  # not the runner's reproduce_summary.json
+    commits = {str(p.get("commit") or unrecorded) for p in files}
     shown = ", ".join(f"`{c}`" for c in sorted(commits)) or "none"
     return (
         f"*Rendered from the smoke-scale results of {len(files)} experiments, produced at commit {shown} "

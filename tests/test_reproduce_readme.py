@@ -18,8 +18,9 @@ def _tables(folder: Path, slugs: list[str]) -> Path:
     (tables / "README.md").write_text(
         "# Reproduced tables\n\npreamble\n\n" + "".join(f"### {s}\n" for s in slugs)
     )
-    (tables.parent / "a.json").write_text('{"commit": "abc1234"}')  # one experiment's results
-    (tables.parent / "b.json").write_text("{}")  # written before results recorded their commit
+    (tables.parent / "a.json").write_text('{"commit": "abc1234", "metrics": {}}')  # one experiment's results
+    (tables.parent / "b.json").write_text('{"metrics": {}}')  # written before results recorded their commit
+    (tables.parent / "reproduce_summary.json").write_text("{}")  # the runner's summary: not a result
     return tables
 
 
