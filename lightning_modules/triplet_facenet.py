@@ -45,7 +45,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from deepfake_suite.errors import SuiteError
-from lightning_modules.base import DetectorModule, FrameDetector
+from lightning_modules.base import LOSS_BATCH_SIZE, DetectorModule, FrameDetector
 from lightning_modules.triplet_networks import (
     KINETICS_PIXEL_CFG,
     FaceEmbedder,
@@ -256,9 +256,16 @@ class TripletFaceNet(FrameDetector):
 
     def compute_loss(self, outputs: dict[str, Tensor], batch: dict[str, Any]) -> dict[str, Tensor]:
         labels = _binary_labels(batch)
+        loss = self.criterion(outputs["embedding"], labels)
         if self.training:
             self._accumulate_centroids(outputs["embedding"].detach(), labels)
-        return {"loss": self.criterion(outputs["embedding"], labels)}
+            return {"loss": loss}
+        # Sequential evaluation batches often hold one class: no triplet, and a loss of 0 that
+        # says nothing. They get weight 0, so val/loss averages the batches that have triplets
+        # (NaN if none has). One host sync, in evaluation only.
+        counts = torch.bincount(labels.long(), minlength=2)
+        has_triplet = bool(((counts >= 2).any() & ((counts > 0).sum() >= 2)).item())
+        return {"loss": loss, LOSS_BATCH_SIZE: len(labels) if has_triplet else 0}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory([p for p in self.parameters() if p.requires_grad])

@@ -30,6 +30,7 @@ from lightning_modules.bagging import (
     bag_membership,
     majority_vote,
 )
+from lightning_modules.base import LOSS_BATCH_SIZE
 from lightning_modules.triplet_facenet import (
     R3DClipDetector,
     TripletFaceNet,
@@ -124,6 +125,17 @@ def test_loss_uses_the_frames_own_labels_when_annotated() -> None:
     out = model.eval()(batch)
     expected = _semi_hard_reference(out["embedding"], [0, 1, 0, 0], margin=1.0)
     assert math.isclose(float(model.compute_loss(out, batch)["loss"]), expected, rel_tol=1e-4)
+
+
+def test_evaluation_batches_without_a_triplet_weigh_nothing_in_the_epoch_loss() -> None:
+    # Sequential val batches often hold one class: their loss of 0 means "no triplet", not "good".
+    model = _triplet().eval()
+    mixed, reals, lone = _frame_batch([0, 1, 1, 0]), _frame_batch([0, 0, 0, 0]), _frame_batch([0, 1])
+    with torch.no_grad():
+        assert model.compute_loss(model(mixed), mixed)[LOSS_BATCH_SIZE] == 4
+        assert model.compute_loss(model(reals), reals)[LOSS_BATCH_SIZE] == 0
+        assert model.compute_loss(model(lone), lone)[LOSS_BATCH_SIZE] == 0  # no positive pair
+    assert LOSS_BATCH_SIZE not in model.train().compute_loss(model(mixed), mixed)
 
 
 def test_centroid_score_is_the_relative_squared_distance_to_the_real_centroid() -> None:
