@@ -142,3 +142,20 @@ def by_split(records: Iterable[VideoRecord]) -> dict[str, list[VideoRecord]]:
     for record in records:
         grouped[record.split].append(record)
     return grouped
+
+
+def overlay_datamodule(config: Mapping) -> object:
+    """The FrameDataModule a data overlay's ``data.init_args`` builds (no workers), via jsonargparse
+    as the CLI builds it; roots resolve against the working directory."""
+    from jsonargparse import ArgumentParser
+
+    from datamodules import FrameDataModule
+
+    parser = ArgumentParser()
+    parser.add_subclass_arguments(FrameDataModule, "data")
+    data = {
+        "class_path": "datamodules.FrameDataModule",
+        "init_args": {**config["data"]["init_args"], "num_workers": 0},
+    }
+    instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes  # renamed in 4.49
+    return instantiate(parser.parse_object({"data": data})).data

@@ -10,7 +10,16 @@ import pytest
 import yaml
 
 from datamodules.sources.base import REAL
-from tests.source_trees import celeb_tree, deeper_tree, dfd_tree, ffpp_tree, timit_tree, touch, write_text
+from tests.source_trees import (
+    celeb_tree,
+    deeper_tree,
+    dfd_tree,
+    ffpp_tree,
+    overlay_datamodule,
+    timit_tree,
+    touch,
+    write_text,
+)
 from tests.test_sources_celeb_df import TEST_LINES as CELEB_TEST_LINES
 from tests.test_sources_celeb_df import VIDEOS as CELEB_VIDEOS
 from tests.test_sources_deepfake_detection import FAKES as DFD_FAKES
@@ -48,22 +57,11 @@ def _write_data(data: Path) -> None:
 
 @pytest.fixture
 def datamodule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    from jsonargparse import ArgumentParser
-
-    from datamodules import FrameDataModule
-
     _write_data(tmp_path / "data")
     monkeypatch.chdir(tmp_path)  # the config's roots are relative: data/<name>
     config = yaml.safe_load(CONFIG.read_text())
     assert config["model"]["init_args"]["num_classes"] == 10
-    parser = ArgumentParser()
-    parser.add_subclass_arguments(FrameDataModule, "data")
-    data = {
-        "class_path": "datamodules.FrameDataModule",
-        "init_args": {**config["data"]["init_args"], "num_workers": 0},
-    }
-    instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes  # renamed in 4.49
-    return instantiate(parser.parse_object({"data": data})).data
+    return overlay_datamodule(config)
 
 
 def test_superset_has_the_papers_ten_classes_and_tests_the_unseen_sets_whole(datamodule) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ import yaml
 
 from datamodules.sources.base import FAKE, REAL, VideoRecord
 from reproduce.papers import metric_learning, mfom, temporal_lstm
-from tests.source_trees import celeb_tree, dfdc_tree, ffpp_tree, timit_tree
+from tests.source_trees import celeb_tree, dfdc_tree, ffpp_tree, overlay_datamodule, timit_tree
 from tests.test_sources_celeb_df import TEST_LINES as CELEB_TEST_LINES
 from tests.test_sources_celeb_df import VIDEOS as CELEB_VIDEOS
 from tests.test_sources_dfdc import PARTS as DFDC_PARTS
@@ -48,20 +48,8 @@ def _timit(data: Path) -> None:
 
 def _records(overlay: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[VideoRecord]:
     """The checked manifest of ``overlay``'s data module (roots relative to ``tmp_path``)."""
-    from jsonargparse import ArgumentParser
-
-    from datamodules import FrameDataModule
-
     monkeypatch.chdir(tmp_path)  # the overlays' roots are relative: data/<name>
-    config = yaml.safe_load((REPO / overlay).read_text())
-    parser = ArgumentParser()
-    parser.add_subclass_arguments(FrameDataModule, "data")
-    data = {
-        "class_path": "datamodules.FrameDataModule",
-        "init_args": {**config["data"]["init_args"], "num_workers": 0},
-    }
-    instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes  # renamed in 4.49
-    module = instantiate(parser.parse_object({"data": data})).data
+    module = overlay_datamodule(yaml.safe_load((REPO / overlay).read_text()))
     return module._manifest()  # type: ignore[no-any-return]  # setup's checks, without decoding
 
 
