@@ -34,6 +34,7 @@ def main(args: list[str] | None = None) -> None:
         args: Command-line arguments without the program name; ``None`` reads ``sys.argv``.
     """
     argv = sys.argv[1:] if args is None else list(args)
+    failed = True
     try:
         if argv[:1] == ["preprocess"]:
             from datamodules.preprocessing.command import preprocess_command
@@ -47,9 +48,24 @@ def main(args: list[str] | None = None) -> None:
             from deepfake_suite.lightning_cli import SuiteCLI
 
             SuiteCLI(args=args)
+        failed = False
     except Exception as error:
         suite_error = _suite_error_in(error)
         if suite_error is None:
             raise
         print(f"error: {suite_error}", file=sys.stderr)
         raise SystemExit(2) from None
+    finally:
+        _finish_wandb_run(exit_code=1 if failed else 0)
+
+
+def _finish_wandb_run(exit_code: int) -> None:
+    """Close the W&B run this command opened, if any.
+
+    ``WandbLogger`` reuses whatever run is active in the process, so without this a second command
+    in the same process (``python -m reproduce``'s workers run many; so do notebooks and tests)
+    would log its metrics, config and tags into the first command's run.
+    """
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish(exit_code=exit_code)

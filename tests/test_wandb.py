@@ -42,33 +42,36 @@ def test_wandb_mode_env_overrides_the_config(
     assert resolve_wandb_mode("online") == "disabled"
 
 
+def _offline_records(run_folder: Path) -> bytes:
+    run_dirs = list((run_folder / "wandb").glob("offline-run-*"))
+    assert len(run_dirs) == 1, run_dirs
+    # Offline runs keep their records in the run's .wandb log until `wandb sync` uploads them.
+    return b"".join(path.read_bytes() for path in run_dirs[0].glob("run-*.wandb"))
+
+
 def test_fit_without_account_writes_an_offline_run_with_config_group_and_tags(
     no_wandb_credentials: Path, cli_args: list[str], tmp_path: Path
 ) -> None:
-    args = [a for a in cli_args if a != "--trainer.logger=false"]
-    main(
-        [
-            "fit",
-            *args,
-            "--run_name=wb",
-            "--trainer.max_epochs=1",
-            "--trainer.limit_train_batches=1",
-            "--trainer.limit_val_batches=1",
-        ]
-    )
     import wandb
 
-    wandb.finish()
+    args = [a for a in cli_args if a != "--trainer.logger=false"]
+    one_batch = ["--trainer.max_epochs=1", "--trainer.limit_train_batches=1", "--trainer.limit_val_batches=1"]
+    # Two commands in one process, as python -m reproduce's workers run them: each must get its
+    # own run (WandbLogger reuses an active run, so the CLI has to close it).
+    main(["fit", *args, "--run_name=wb", *one_batch])
+    assert wandb.run is None
+    main(["fit", *args, "--run_name=wb2", "--trainer.logger.init_args.group=second", *one_batch])
+    assert wandb.run is None
     # The W&B service process writes the log; on a loaded machine it was seen to hold the records
     # after finish() returned (CI read the 8-byte header only). Shutting it down flushes them.
     wandb.teardown()
-    run_dirs = list((tmp_path / "runs" / "wb" / "wandb").glob("offline-run-*"))
-    assert len(run_dirs) == 1
-    # Offline runs keep their records in the run's .wandb log until `wandb sync` uploads them.
-    records = b"".join(path.read_bytes() for path in run_dirs[0].glob("run-*.wandb"))
-    assert b"lightning_modules.DualLevelAUCNet" in records  # the resolved config
-    assert b'"group":"dual_level"' in records.replace(b" ", b"")
-    assert b"smoke" in records  # the tag added by the smoke override
+    first = _offline_records(tmp_path / "runs" / "wb")
+    assert b"lightning_modules.DualLevelAUCNet" in first  # the resolved config
+    assert b'"group":"dual_level"' in first.replace(b" ", b"")
+    assert b"smoke" in first  # the tag added by the smoke override
+    assert b"second" not in first.replace(b" ", b"")
+    second = _offline_records(tmp_path / "runs" / "wb2")
+    assert b'"group":"second"' in second.replace(b" ", b"")
 
 
 def test_logger_passes_group_tags_and_name(no_wandb_credentials: Path, tmp_path: Path) -> None:
