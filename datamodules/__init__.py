@@ -12,15 +12,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from datamodules.clip_datamodule import ClipDataModule
     from datamodules.combined import CombinedSource
+    from datamodules.face_crop_step import FaceCrops
     from datamodules.frame_datamodule import FrameDataModule
     from datamodules.transforms import AugmentationStep
 
-__all__ = ["AugmentationStep", "ClipDataModule", "CombinedSource", "FrameDataModule"]
+__all__ = ["AugmentationStep", "ClipDataModule", "CombinedSource", "FaceCrops", "FrameDataModule"]
 
 _HOMES = {
     "AugmentationStep": "datamodules.transforms",
     "ClipDataModule": "datamodules.clip_datamodule",
     "CombinedSource": "datamodules.combined",
+    "FaceCrops": "datamodules.face_crop_step",
     "FrameDataModule": "datamodules.frame_datamodule",
 }
 

@@ -18,7 +18,9 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.clip_dataset import ClipDataset
+from datamodules.face_crop_step import FaceCrops
 from datamodules.leakage import check_split_integrity
+from datamodules.preprocessing.extract import CropParams
 from datamodules.samplers import BothClassesBatchSampler, ClassBalancedSampler, PKBatchSampler
 from datamodules.sampling import ClipSampling
 from datamodules.sources.base import FAKE, VideoRecord, VideoSource
@@ -97,6 +99,7 @@ class VideoDataModule(LightningDataModule):
         imbalance_seed: int,
         train_transform: Sequence[AugmentationStep] | None,
         eval_transform: Sequence[AugmentationStep] | None,
+        face_crops: FaceCrops | None = None,
     ) -> None:
         super().__init__()
         if frame_size < 8 or batch_size < 1:
@@ -110,6 +113,8 @@ class VideoDataModule(LightningDataModule):
             )
         imbalance_ratio = parse_imbalance(imbalance)
         self.source = source
+        self.face_crops = face_crops
+        self._source_cropped = face_crops is None
         self.frame_size = frame_size
         self.face_margin = face_margin
         self.batch_size = batch_size
@@ -144,7 +149,18 @@ class VideoDataModule(LightningDataModule):
     # ----------------------------------------------------------------------------- manifest
 
     def prepare_data(self) -> None:
-        self.source.prepare()
+        if self.face_crops is None:
+            self.source.prepare()
+        else:
+            self.face_crops.prepare(self.source, self._crop_params())
+
+    def _frames_read(self) -> int | None:
+        """Frames per video the datasets read (None: every frame): what a face-crop store must hold."""
+        return None
+
+    def _crop_params(self) -> CropParams:
+        assert self.face_crops is not None
+        return self.face_crops.params(self.frame_size, self.face_margin, self._frames_read())
 
     def setup(self, stage: str) -> None:
         records = self._manifest()
@@ -161,6 +177,10 @@ class VideoDataModule(LightningDataModule):
     def _manifest(self) -> list[VideoRecord]:
         """The checked manifest, its classes and video indices, then its subset (once)."""
         if self._records is None:
+            if not self._source_cropped:
+                assert self.face_crops is not None
+                self.source = self.face_crops.cropped(self.source, self._crop_params())
+                self._source_cropped = True
             records = self.source.records()
             check_split_integrity(records, identity_disjoint=self.source.identity_disjoint)
             self._methods = {r.method for r in records if r.label == FAKE}
@@ -415,6 +435,9 @@ class ClipDataModule(VideoDataModule):
         frame_gap: Step between the frames of a ``consecutive`` window.
         clips_per_video: Windows per video with ``consecutive``; they share the video's
             ``video_index``, so a detector can average them into one video score.
+        face_crops: Crop faces before training (:class:`~datamodules.face_crop_step.FaceCrops`):
+            every dataset of ``source`` becomes a face-crop store at this ``frame_size`` and
+            ``face_margin`` in ``prepare_data``, and the datasets read the stores. Off by default.
     """
 
     def __init__(
@@ -440,6 +463,7 @@ class ClipDataModule(VideoDataModule):
         clip_sampling: ClipSampling = "even",
         frame_gap: int = 1,
         clips_per_video: int = 1,
+        face_crops: FaceCrops | None = None,
     ) -> None:
         if clip_len < 1:
             raise SuiteError(f"data.init_args.clip_len must be >= 1, got clip_len={clip_len}")
@@ -468,11 +492,17 @@ class ClipDataModule(VideoDataModule):
             imbalance_seed=imbalance_seed,
             train_transform=train_transform,
             eval_transform=eval_transform,
+            face_crops=face_crops,
         )
         self.clip_len = clip_len
         self.clip_sampling: ClipSampling = clip_sampling
         self.frame_gap = frame_gap
         self.clips_per_video = clips_per_video
+
+    def _frames_read(self) -> int | None:
+        # An even clip takes the same evenly spaced frames a store of clip_len frames holds;
+        # consecutive windows need every frame.
+        return self.clip_len if self.clip_sampling == "even" else None
 
     def _make_dataset(self, split: str, records: list[VideoRecord]) -> ClipDataset:
         return ClipDataset(

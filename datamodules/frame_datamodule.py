@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from datamodules.clip_datamodule import SamplerName, VideoDataModule
+from datamodules.face_crop_step import FaceCrops
 from datamodules.frame_dataset import FrameDataset, collate_frames
 from datamodules.sources.base import VideoRecord, VideoSource
 from datamodules.transforms import AugmentationStep
@@ -54,6 +55,9 @@ class FrameDataModule(VideoDataModule):
         imbalance_seed: Seed of the subset.
         train_transform: Augmentation steps for training frames (see :mod:`datamodules.transforms`).
         eval_transform: Steps for validation/test frames; none by default.
+        face_crops: Crop faces before training (:class:`~datamodules.face_crop_step.FaceCrops`):
+            every dataset of ``source`` becomes a face-crop store at this ``frame_size`` and
+            ``face_margin`` in ``prepare_data``, and the datasets read the stores. Off by default.
     """
 
     collate_fn = staticmethod(collate_frames)
@@ -78,6 +82,7 @@ class FrameDataModule(VideoDataModule):
         imbalance_seed: int = 0,
         train_transform: list[AugmentationStep] | None = None,
         eval_transform: list[AugmentationStep] | None = None,
+        face_crops: FaceCrops | None = None,
     ) -> None:
         if frames_per_video is not None and frames_per_video < 1:
             raise SuiteError(
@@ -101,8 +106,12 @@ class FrameDataModule(VideoDataModule):
             imbalance_seed=imbalance_seed,
             train_transform=train_transform,
             eval_transform=eval_transform,
+            face_crops=face_crops,
         )
         self.frames_per_video = frames_per_video
+
+    def _frames_read(self) -> int | None:
+        return self.frames_per_video
 
     def _make_dataset(self, split: str, records: list[VideoRecord]) -> FrameDataset:
         return FrameDataset(

@@ -40,6 +40,12 @@ SCALES: tuple[Scale, ...] = ("smoke", "full")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
+def face_crops_overlay(paper: str) -> str:
+    """The overlay that makes a paper's full-tier runs train on detected face crops (its detector):
+    ``data.init_args.face_crops``, see :mod:`datamodules.face_crop_step`. Stacked last."""
+    return f"experiments/{paper}/face_crops.yaml"
+
+
 @dataclass(frozen=True)
 class Experiment:
     """One run of the suite's CLI feeding one or more table cells.

@@ -19,7 +19,7 @@ shows as ``missing`` in its rows.
 
 from __future__ import annotations
 
-from reproduce.spec import Experiment, RowSpec, TableSpec
+from reproduce.spec import Experiment, RowSpec, TableSpec, face_crops_overlay
 
 PAPER = "attribution"
 
@@ -54,7 +54,7 @@ def _experiment(head: str) -> Experiment:
         name=f"attribution-{head}",
         paper=PAPER,
         configs=(f"experiments/attribution_{head}.yaml",),
-        full_configs=(_FULL_DATA,),
+        full_configs=(_FULL_DATA, face_crops_overlay(PAPER)),
         smoke_configs=(f"experiments/smoke/attribution_{head}.yaml", _SMOKE_DATA),
         smoke_args=_SMOKE_ARGS,
     )

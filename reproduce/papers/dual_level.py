@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reproduce.paper_numbers import paper_table
-from reproduce.spec import Experiment, RowSpec, TableSpec
+from reproduce.spec import Experiment, RowSpec, TableSpec, face_crops_overlay
 
 PAPER = "dual_level"
 _SMOKE = "reproduce/smoke/dual_level"
@@ -166,6 +166,7 @@ def _experiment(method: str, setting: str, gamma: str = "", test_of: str = "") -
             *((s.smoke,) if s.smoke else ()),
             f"{_SMOKE}/clips.yaml" if m.clips else f"{_SMOKE}/frames.yaml",
         ),
+        full_configs=(face_crops_overlay(PAPER),),
         args=tuple(args),
         smoke_args=tuple(smoke_args),
         test_checkpoint_of=test_of or None,

@@ -22,7 +22,7 @@ synthetic stand-ins with the same structure.
 
 from __future__ import annotations
 
-from reproduce.spec import Experiment, RowSpec, TableSpec
+from reproduce.spec import Experiment, RowSpec, TableSpec, face_crops_overlay
 
 PAPER = "metric_learning"
 _SMOKE = "reproduce/smoke/metric_learning"
@@ -38,7 +38,7 @@ def _experiment(name: str, config: str, data: str, smoke_args: tuple[str, ...] =
         name=f"metric_learning-{name}",
         paper=PAPER,
         configs=(f"experiments/{config}.yaml",),
-        full_configs=(f"{_FULL}/{data}.yaml",),
+        full_configs=(f"{_FULL}/{data}.yaml", face_crops_overlay(PAPER)),
         smoke_configs=(f"experiments/smoke/{config}.yaml", f"{_SMOKE}/{data}.yaml"),
         smoke_args=smoke_args,
     )

@@ -14,7 +14,7 @@ tested in its place (no public set has its makeup).
 
 from __future__ import annotations
 
-from reproduce.spec import Experiment, RowSpec, TableSpec
+from reproduce.spec import Experiment, RowSpec, TableSpec, face_crops_overlay
 
 PAPER = "mfom"
 #: Full scale: the real FF++ + DeepfakeTIMIT pool (every experiment trains and tests on it).
@@ -37,7 +37,7 @@ def _experiment(name: str, config: str, *args: str, init_from_baseline: bool = F
         name=f"mfom-{name}",
         paper=PAPER,
         configs=(f"experiments/{config}.yaml",),
-        full_configs=(_FULL_DATA,),
+        full_configs=(_FULL_DATA, face_crops_overlay(PAPER)),
         smoke_configs=(f"experiments/smoke/{config}.yaml",),
         args=args,
         checkpoint_args={"--model.init_args.init_from": "mfom-cnn"} if init_from_baseline else {},

@@ -20,7 +20,7 @@ the two stage-2 heads also with ``experiments/temporal_lstm/test_draws.yaml`` (T
 
 from __future__ import annotations
 
-from reproduce.spec import Experiment, RowSpec, TableSpec
+from reproduce.spec import Experiment, RowSpec, TableSpec, face_crops_overlay
 
 PAPER = "temporal_lstm"
 
@@ -41,7 +41,7 @@ def _extractor(name: str, args: tuple[str, ...] = (), smoke_args: tuple[str, ...
         name=f"temporal_lstm-extractor_{name}",
         paper=PAPER,
         configs=("experiments/siamese_extractor.yaml",),
-        full_configs=(_FULL_DATA,),
+        full_configs=(_FULL_DATA, face_crops_overlay(PAPER)),
         smoke_configs=("experiments/smoke/siamese_extractor.yaml",),
         args=args,
         smoke_args=smoke_args,
@@ -55,7 +55,7 @@ def _detector(
         name=f"temporal_lstm-{name}",
         paper=PAPER,
         configs=(f"experiments/{config}.yaml",),
-        full_configs=(_FULL_DATA, _FULL_TEST_DRAWS),
+        full_configs=(_FULL_DATA, _FULL_TEST_DRAWS, face_crops_overlay(PAPER)),
         smoke_configs=(f"experiments/smoke/{config}.yaml",),
         args=args,
         smoke_args=(*smoke_args, *_SIX_SUBSETS),
