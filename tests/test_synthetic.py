@@ -167,6 +167,34 @@ def test_second_call_returns_without_rewriting(tmp_path: Path) -> None:
     assert manifest.stat().st_mtime_ns == stamps[0]
 
 
+def test_concurrent_calls_render_the_dataset_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parallel reproduce jobs (and DDP ranks) ask for the same dataset at once: one renders it."""
+    import threading
+
+    from datamodules.synthetic import generator
+
+    renders = []
+    render_all = generator._render_all
+
+    def counted(*args: Any, **kwargs: Any) -> None:
+        renders.append(threading.get_ident())
+        render_all(*args, **kwargs)
+
+    monkeypatch.setattr(generator, "_render_all", counted)
+    results: list[Path] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(generate_synthetic_dataset(tmp_path / "ds", **TINY)))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(renders) == 1
+    assert results == [tmp_path / "ds" / "manifest.csv"] * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no lock or temp folder left
+
+
 def test_non_empty_unrelated_root_raises(tmp_path: Path) -> None:
     root = tmp_path / "photos"
     root.mkdir()

@@ -18,6 +18,7 @@ at the end, so an interrupted run never leaves a dataset that looks complete.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -26,7 +27,7 @@ import multiprocessing
 import os
 import shutil
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import repeat
@@ -555,6 +556,50 @@ def generate_synthetic_dataset(
     if existing is not None:
         return existing
     root.parent.mkdir(parents=True, exist_ok=True)
+    with _generation_lock(root):
+        # Another process (a parallel reproduce job, a DDP rank) may have published it meanwhile.
+        existing = _existing_manifest(root, params)
+        if existing is not None:
+            return existing
+        return _generate(root, params, dataset_name, seed, num_frames, frame_size, fps, crf, num_workers)
+
+
+@contextlib.contextmanager
+def _generation_lock(root: Path) -> Iterator[None]:
+    """Hold ``.<name>.lock`` beside ``root`` so that one process renders and the others wait for it
+    instead of rendering the same videos again; a no-op where ``fcntl`` does not exist (Windows),
+    where the publish step alone keeps the result whole.
+
+    The file is removed on release. A process that opened it before the removal still locks the
+    old file and then finds the published dataset; at worst (the holder failed) two processes
+    render at once, which the publish step resolves as it does without a lock.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    lock = root.parent / f".{root.name}.lock"
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _generate(
+    root: Path,
+    params: dict[str, Any],
+    dataset_name: str,
+    seed: int,
+    num_frames: int,
+    frame_size: int,
+    fps: int,
+    crf: int,
+    num_workers: int,
+) -> Path:
     tmp = root.parent / f".{root.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)  # leftover of a killed run that had our pid
     try:
