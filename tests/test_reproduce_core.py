@@ -270,3 +270,10 @@ def test_decimals_ignore_the_papers_bold_markup() -> None:
 
     bold = dataclasses.replace(paper_value("mfom", "Table I", "CNN", "EER"), raw="<b>99.2</b>", value=99.2)
     assert _decimals(bold) == 1
+
+
+def test_two_jobs_at_smoke_scale_where_the_cores_allow_and_one_at_full_scale() -> None:
+    from reproduce.command import default_jobs
+
+    assert [default_jobs("smoke", cores) for cores in (1, 2, 16)] == [1, 2, 2]
+    assert [default_jobs("full", cores) for cores in (1, 2, 16)] == [1, 1, 1]
