@@ -429,12 +429,14 @@ class ClipDataModule(VideoDataModule):
             the same random draw for every frame of a clip.
         eval_transform: Steps for validation/test clips (e.g. a fixed JPEG quality for robustness
             tests); none by default.
-        clip_sampling: ``even`` (one clip spread over the whole video; dual-level paper) or
+        clip_sampling: ``even`` (one clip spread over the whole video; dual-level paper),
             ``consecutive`` (windows of ``clip_len`` frames ``frame_gap`` apart: the MFoM LSTM's
-            20-frame subsequences, the temporal LSTM's constant-gap sequences).
-        frame_gap: Step between the frames of a ``consecutive`` window.
-        clips_per_video: Windows per video with ``consecutive``; they share the video's
-            ``video_index``, so a detector can average them into one video score.
+            20-frame subsequences), or ``face_runs`` (such windows inside runs of frames where
+            the face was detected, the temporal LSTM paper's two-pointer selection; needs
+            ``face_crops`` or a face-crop store, see :mod:`datamodules.face_runs`).
+        frame_gap: Step between the frames of a ``consecutive`` or ``face_runs`` window.
+        clips_per_video: Windows per video with ``consecutive`` or ``face_runs``; they share the
+            video's ``video_index``, so a detector can average them into one video score.
         face_crops: Crop faces before training (:class:`~datamodules.face_crop_step.FaceCrops`):
             every dataset of ``source`` becomes a face-crop store at this ``frame_size`` and
             ``face_margin`` in ``prepare_data``, and the datasets read the stores. Off by default.
@@ -473,7 +475,9 @@ class ClipDataModule(VideoDataModule):
                 f"{frame_gap} and {clips_per_video}"
             )
         if clip_sampling == "even" and clips_per_video != 1:
-            raise SuiteError("data.init_args.clips_per_video > 1 needs clip_sampling: consecutive")
+            raise SuiteError(
+                "data.init_args.clips_per_video > 1 needs clip_sampling: consecutive or face_runs"
+            )
         super().__init__(
             source,
             frame_size=frame_size,
@@ -501,7 +505,7 @@ class ClipDataModule(VideoDataModule):
 
     def _frames_read(self) -> int | None:
         # An even clip takes the same evenly spaced frames a store of clip_len frames holds;
-        # consecutive windows need every frame.
+        # consecutive windows and face runs need every frame.
         return self.clip_len if self.clip_sampling == "even" else None
 
     def _make_dataset(self, split: str, records: list[VideoRecord]) -> ClipDataset:

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from datamodules.face_crop import crop_and_resize, square_crop_box, warn_without_face_boxes
+from datamodules.face_runs import face_run_windows, face_track
 from datamodules.sampling import ClipSampling, clip_windows
 from datamodules.sources.base import VideoRecord
 from datamodules.video_io import VideoDecodeError, decode_frames
@@ -55,10 +56,13 @@ class ClipDataset(Dataset):
         preload: Decode every clip once up front (small datasets: no decoding per epoch). Videos
             that cannot be decoded are then skipped with a warning naming the file.
         num_threads: Threads used to preload.
-        sampling: ``even`` (one clip over the whole video) or ``consecutive`` (windows of frames
-            ``frame_gap`` apart), see :func:`~datamodules.sampling.clip_windows`.
-        frame_gap: Step between the frames of a ``consecutive`` window.
-        clips_per_video: Windows per video with ``consecutive``.
+        sampling: ``even`` (one clip over the whole video), ``consecutive`` (windows of frames
+            ``frame_gap`` apart), see :func:`~datamodules.sampling.clip_windows`, or ``face_runs``
+            (windows inside runs of frames where the face was detected, from a face-crop store;
+            see :mod:`datamodules.face_runs`; a video without a long enough run gives no clip).
+        frame_gap: Step between the frames of a ``consecutive`` or ``face_runs`` window.
+        clips_per_video: Windows per video with ``consecutive`` (evenly placed) or ``face_runs``
+            (at most this many, spread over the runs).
         video_indices: ``video_id -> video_index``; by default the record's position.
     """
 
@@ -103,10 +107,22 @@ class ClipDataset(Dataset):
         self._windows = [
             (video, indices, mask)
             for video, record in enumerate(records)
-            for indices, mask in clip_windows(
+            for indices, mask in self._clips_of(record)
+        ]
+
+    def _clips_of(self, record: VideoRecord) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self.sampling != "face_runs":
+            return clip_windows(
                 record.n_frames, self.clip_len, self.sampling, self.frame_gap, self.clips_per_video
             )
-        ]
+        if record.path.suffix != ".npy":
+            raise SuiteError(
+                f"clip_sampling face_runs takes windows from the runs of frames where a face was detected, "
+                f"which a face-crop store records; {record.path} is a video: set data.init_args.face_crops "
+                "or read a store (datamodules.sources.CropStoreSource)"
+            )
+        detected, frame_indices = face_track(load_sidecar(record.path), record.path, record.n_frames)
+        return face_run_windows(detected, self.clip_len, self.frame_gap, frame_indices, self.clips_per_video)
 
     def item_video_id(self, index: int) -> str:
         """The ``video_id`` of item ``index`` (a clip)."""

@@ -6,7 +6,8 @@ any loader) turns every dataset its source reads into a face-crop store with
 the videos. So a paper config run on the real datasets trains on detected, tracked faces, as the
 papers did, without a separate ``preprocess`` step per dataset and crop size.
 
-Each store lives at ``<stores>/<dataset>-<size>px-<key>``, where ``key`` hashes the crop
+Each store lives at ``<stores>/<dataset>-<size>px-<key>`` (``stores`` defaults to a ``stores``
+folder beside the dataset's own: ``data/stores`` for ``data/DFDC``), where ``key`` hashes the crop
 parameters and the source's manifest (video ids, files, labels, splits, methods, identities): a
 second experiment on the same videos at the same size reuses the store, another method subset or
 split gets its own, and an interrupted run resumes where it stopped (see
@@ -47,7 +48,9 @@ class FaceCrops:
             datamodule reads: its ``frames_per_video`` for frame models, ``clip_len`` for clip
             models with ``even`` sampling (the same evenly spaced frames), every frame for
             ``consecutive`` windows.
-        stores: Folder that holds the stores.
+        stores: Folder that holds the stores; ``null``: ``stores/`` beside each dataset's root
+            folder (``data/stores`` for ``data/FaceForensics++``), or ``data/stores`` for a source
+            without a root.
         detector_model: Model file of the detector (CenterFace ONNX, another Haar cascade).
         min_frames: Videos with fewer decodable frames are skipped (and listed in the store's
             report).
@@ -60,7 +63,7 @@ class FaceCrops:
         self,
         detector: DetectorName = "dlib",
         frames_per_video: int | None = None,
-        stores: str = "data/stores",
+        stores: str | None = None,
         detector_model: str | None = None,
         min_frames: int = 2,
         detect_max_side: int | None = 640,
@@ -75,7 +78,7 @@ class FaceCrops:
             raise SuiteError(f"data.init_args.face_crops.num_workers must be >= 0, got {num_workers}")
         self.detector = detector
         self.frames_per_video = frames_per_video
-        self.stores = Path(stores)
+        self.stores = None if stores is None else Path(stores)
         self.detector_model = detector_model
         self.min_frames = min_frames
         self.detect_max_side = detect_max_side
@@ -123,12 +126,16 @@ class FaceCrops:
 
     def store_path(self, source: VideoSource, params: CropParams) -> Path:
         """``<stores>/<dataset>-<size>px-<key>``: one store per (manifest, crop parameters)."""
+        folder = self.stores
+        if folder is None:
+            root = getattr(source, "root", None)
+            folder = Path(root).parent / "stores" if root is not None else Path("data/stores")
         records = source.records()
         if not records:
             raise SuiteError(f"{type(source).__name__} has no videos to crop faces from")
         datasets = sorted({r.dataset for r in records})
         name = re.sub(r"[^A-Za-z0-9._+-]+", "_", "+".join(datasets))[:60]
-        return self.stores / f"{name}-{params.frame_size}px-{_manifest_key(records, params)}"
+        return folder / f"{name}-{params.frame_size}px-{_manifest_key(records, params)}"
 
 
 def _leaves(source: VideoSource) -> list[VideoSource]:

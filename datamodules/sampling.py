@@ -31,7 +31,9 @@ def evenly_spaced_indices(n_frames: int, clip_len: int) -> tuple[np.ndarray, np.
     return indices.astype(np.int64), mask
 
 
-ClipSampling = Literal["even", "consecutive"]
+ClipSampling = Literal["even", "consecutive", "face_runs"]
+"""``face_runs`` needs a face-crop store's face track: :class:`~datamodules.clip_dataset.ClipDataset`
+lays its windows with :func:`datamodules.face_runs.face_run_windows`."""
 
 
 def clip_windows(
@@ -61,8 +63,12 @@ def clip_windows(
         if clips_per_video != 1:
             raise ValueError("clips_per_video > 1 needs sampling='consecutive'")
         return [evenly_spaced_indices(n_frames, clip_len)]
+    if sampling == "face_runs":
+        raise ValueError(
+            "sampling='face_runs' needs the face track of a face-crop store: see face_run_windows"
+        )
     if sampling != "consecutive":
-        raise ValueError(f"sampling must be 'even' or 'consecutive', got {sampling!r}")
+        raise ValueError(f"sampling must be 'even', 'consecutive' or 'face_runs', got {sampling!r}")
     if n_frames <= 0 or clip_len <= 0:
         raise ValueError(f"need n_frames > 0 and clip_len > 0, got {n_frames} and {clip_len}")
     span = (clip_len - 1) * frame_gap + 1

@@ -225,3 +225,12 @@ def test_cli_fit_and_test_crop_faces_first_when_asked(cli_args: list[str], tmp_p
         r for r in CropStoreSource(str(tmp_path / "stores" / store)).records() if r.split == "test"
     ]
     assert len(scored) == len(stored_test) > 0
+
+
+def test_stores_default_to_a_folder_beside_the_dataset(tmp_path: Path) -> None:
+    source = SyntheticSource(root=str(tmp_path / "datasets" / "tiny"), **TINY_SOURCE)  # type: ignore[arg-type]
+    dm = _frames(source, FaceCrops(detector="sidecar", num_workers=0))
+    dm.prepare_data()
+    dm.setup("fit")
+    (store,) = _stores(tmp_path / "datasets" / "stores")
+    assert Path(dm.source.root).name == store  # type: ignore[attr-defined]

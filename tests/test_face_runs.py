@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import itertools
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +132,77 @@ def test_face_track_reads_the_store_sidecar_and_names_the_file() -> None:
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(datamodules.face_runs).failed == 0
+
+
+def _store_with_a_missed_face(root: Path, tmp_path: Path) -> tuple[Path, str]:
+    """Every frame of the tiny synthetic set in a store, with frame 4 of one video marked missed."""
+    from datamodules.preprocessing import CropParams, build_store
+    from tests.test_preprocessing import tiny_source
+
+    store = tmp_path / "store"
+    params = CropParams(frame_size=32, frames_per_video=None, detector="sidecar", face_margin=0.3)
+    build_store(tiny_source(root), store, params, 0, progress=False)
+    marker = sorted((store / "crops").glob("*.json"))[0]
+    outcome = json.loads(marker.read_text())
+    outcome["detected"][4] = False
+    marker.write_text(json.dumps(outcome))
+    return store, outcome["video_id"]
+
+
+def test_clip_dataset_takes_face_run_windows_from_the_store(
+    tiny_synthetic_root: Path, tmp_path: Path
+) -> None:
+    from datamodules.clip_dataset import ClipDataset
+    from datamodules.crop_store import CropStoreSource
+
+    store, missed = _store_with_a_missed_face(tiny_synthetic_root, tmp_path)
+    records = CropStoreSource(str(store)).records()
+    dataset = ClipDataset(records, clip_len=3, frame_size=32, sampling="face_runs", clips_per_video=5)
+    per_video: dict[str, list[list[int]]] = {}
+    for video, indices, mask in dataset._windows:
+        assert mask.all()
+        per_video.setdefault(records[video].video_id, []).append(indices.tolist())
+    # 10 detected frames: windows of 3 back to back; frame 4 missed: runs [0, 4) and [5, 10).
+    assert per_video[missed] == [[0, 1, 2], [5, 6, 7]]
+    assert all(
+        windows == [[0, 1, 2], [3, 4, 5], [6, 7, 8]] for v, windows in per_video.items() if v != missed
+    )
+    item = next(
+        dataset[i] for i, (video, _, _) in enumerate(dataset._windows) if records[video].video_id == missed
+    )
+    stored = np.load(next(r.path for r in records if r.video_id == missed))
+    assert np.array_equal(item["frames"].permute(0, 2, 3, 1).numpy(), stored[[0, 1, 2]])
+
+
+def test_face_runs_on_videos_asks_for_a_store(tiny_synthetic_root: Path) -> None:
+    from datamodules.clip_dataset import ClipDataset
+    from tests.test_preprocessing import tiny_source
+
+    records = [dataclasses.replace(tiny_source(tiny_synthetic_root).records()[0], n_frames=10)]
+    with pytest.raises(SuiteError, match=r"face_runs .* is a video: set data\.init_args\.face_crops"):
+        ClipDataset(records, clip_len=3, frame_size=32, sampling="face_runs")
+
+
+def test_clip_datamodule_crops_faces_then_samples_face_runs(
+    tiny_synthetic_root: Path, tmp_path: Path
+) -> None:
+    from datamodules import ClipDataModule, FaceCrops
+    from tests.test_preprocessing import tiny_source
+
+    dm = ClipDataModule(
+        tiny_source(tiny_synthetic_root),
+        clip_len=4,
+        frame_size=32,
+        batch_size=4,
+        num_workers=0,
+        clip_sampling="face_runs",
+        clips_per_video=2,
+        face_crops=FaceCrops(detector="sidecar", stores=str(tmp_path), num_workers=0),
+    )
+    dm.prepare_data()
+    dm.setup("fit")
+    train = dm.datasets["train"]
+    # Every synthetic frame has its face: runs of 10, two back-to-back windows of 4 per video.
+    assert len(train) == 2 * len(train.records)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["frames"].shape == (4, 4, 3, 32, 32) and batch["mask"].all()

@@ -434,12 +434,9 @@ def test_paper_configs_build_the_paper_networks(name: str, tmp_path: Path) -> No
     model, data = cli.model, cli.datamodule
     assert isinstance(model.extractor, TimmEncoder) and model.extractor.feature_dim == 512
     assert model.extractor.project.in_features == 2048  # ResNet-50's pooled features
-    assert (data.clip_len, data.frame_size, data.clip_sampling, data.frame_gap) == (
-        100,
-        256,
-        "consecutive",
-        1,
-    )
+    # Sec. 3: 100-frame windows of 256x256 faces inside runs of detected faces (two pointers).
+    assert (data.clip_len, data.frame_size, data.clip_sampling, data.frame_gap) == (100, 256, "face_runs", 1)
+    assert data.face_crops is not None and data.face_crops.frames_per_video is None  # every frame
     lr = model.optimizer_factory([torch.nn.Parameter(torch.zeros(1))]).defaults["lr"]
     assert lr == 1e-3
     monitor = cli.trainer.checkpoint_callback
