@@ -12,10 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 import yaml
 
 from datamodules.sources.base import FAKE, REAL, VideoRecord
+from datamodules.synthetic.generator import write_mp4
 from reproduce.papers import metric_learning, mfom, temporal_lstm
 from reproduce.spec import face_crops_overlay
 from tests.source_trees import celeb_tree, dfdc_tree, ffpp_tree, overlay_datamodule, timit_tree
@@ -45,12 +48,20 @@ def _timit(data: Path) -> None:
     names = ["sa1-video-fram1", "si1-video-fram1"]
     fakes = {q: {s: names for s in TIMIT_SUBJECTS} for q in ("higher_quality", "lower_quality")}
     timit_tree(data / "DeepfakeTIMIT", data / "VidTIMIT", fakes, {s: ["sa1", "si1"] for s in TIMIT_SUBJECTS})
+    # The MFoM overlay re-encodes DeepfakeTIMIT at CRF 23 and 40: its videos must decode.
+    frames = np.full((3, 16, 16, 3), 90, np.uint8)
+    for video in (data / "DeepfakeTIMIT").rglob("*.avi"):
+        write_mp4(video, frames, fps=25, crf=23)
+    jpeg = cv2.imencode(".jpg", frames[0])[1].tobytes()
+    for frame in (data / "VidTIMIT").glob("*/video/*/001"):
+        frame.write_bytes(jpeg)
 
 
 def _records(overlay: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[VideoRecord]:
     """The checked manifest of ``overlay``'s data module (roots relative to ``tmp_path``)."""
     monkeypatch.chdir(tmp_path)  # the overlays' roots are relative: data/<name>
     module = overlay_datamodule(yaml.safe_load((REPO / overlay).read_text()))
+    module.prepare_data()  # type: ignore[attr-defined]  # what a run does first (MFoM: re-encoding)
     return module._manifest()  # type: ignore[no-any-return]  # setup's checks, without decoding
 
 
@@ -94,9 +105,18 @@ def _check_mfom(records: list[VideoRecord]) -> None:
     # Every FF++ video of the tree, once per encoding: 20 originals + 20 Deepfakes, twice.
     assert len(ffpp) == 2 * 2 * len(FFPP_SPLIT_OF_ID)
     timit = [r for r in records if r.dataset == "DeepfakeTIMIT"]
-    assert {r.compression for r in timit if r.label == FAKE} == {"higher_quality", "lower_quality"}
-    subjects_by_split = {s: {r.path.parts[-3 if r.label == REAL else -2] for r in timit if r.split == s}
-                         for s in ("train", "val", "test")}  # fmt: skip
+    # Both qualities, each video re-encoded at CRF 23 and 40 (Sec. IV-B): twice the source's videos.
+    assert {r.compression.split("/")[0] for r in timit if r.label == FAKE} == {
+        "higher_quality",
+        "lower_quality",
+    }
+    assert {r.compression.rsplit("/", 1)[-1] for r in timit} == {"crf23", "crf40"}
+    assert len(timit) == 2 * (2 * 2 * len(TIMIT_SUBJECTS) + 2 * len(TIMIT_SUBJECTS))
+    assert {r.label for r in timit} == {REAL, FAKE}
+    # CombinedSource prefixes identities with the dataset: "DeepfakeTIMIT/fadg0".
+    subjects_by_split = {
+        s: {r.identity.split("/")[-1] for r in timit if r.split == s} for s in ("train", "val", "test")
+    }
     assert all(subjects_by_split.values())
     assert set().union(*subjects_by_split.values()) == set(TIMIT_SUBJECTS)
     assert not subjects_by_split["test"] & (subjects_by_split["train"] | subjects_by_split["val"])

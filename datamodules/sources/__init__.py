@@ -10,6 +10,7 @@ from datamodules.sources.deepfake_timit import DeepfakeTIMITSource
 from datamodules.sources.dfdc import DFDCSource
 from datamodules.sources.faceforensics import DeepFakeDetectionSource, FaceForensicsSource
 from datamodules.sources.folder import FolderSource
+from datamodules.sources.reencoded import ReencodedSource
 from datamodules.sources.synthetic import SyntheticSource
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "DeepfakeTIMITSource",
     "FaceForensicsSource",
     "FolderSource",
+    "ReencodedSource",
     "SyntheticSource",
     "VideoRecord",
     "VideoSource",

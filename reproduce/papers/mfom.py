@@ -6,8 +6,8 @@ as the paper scores videos.
 Full tier: each paper config with ``experiments/mfom/ffpp_timit.yaml`` stacked, the paper's pooled
 training data (FaceForensics++ Deepfakes at c23 and c40, DeepfakeTIMIT both qualities with its
 VidTIMIT reals), tested on the pooled test split: the "test dataset" of Table I's EER and minDCF
-columns. DeepfakeTIMIT is used in its one published encoding (the paper also re-encoded it at
-CRF 23 and 40; the source has no such option). The "Eval" column is the authors' self-collected
+columns. DeepfakeTIMIT and its VidTIMIT reals are re-encoded at CRF 23 and 40 as the paper did
+(:class:`datamodules.sources.ReencodedSource`). The "Eval" column is the authors' self-collected
 set of YouTube face swaps and VoxCeleb2 reals: not available, not reproduced, and nothing is
 tested in its place (no public set has its makeup).
 """
@@ -27,7 +27,7 @@ _EVAL_NOTE = (
 _FULL_NOTE = (
     "Full scale: FaceForensics++ (Deepfakes) at c23 and c40 plus DeepfakeTIMIT (both qualities, "
     "VidTIMIT reals), pooled; FF++ official splits, DeepfakeTIMIT split 70/15/15 by subject. "
-    "DeepfakeTIMIT in its one published encoding (the paper also made CRF 23 and 40 copies). Smoke "
+    "DeepfakeTIMIT and VidTIMIT re-encoded at CRF 23 and 40 as in the paper (H.264). Smoke "
     "scale: the synthetic set of experiments/smoke/mfom_*.yaml."
 )
 
