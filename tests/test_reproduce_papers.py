@@ -128,8 +128,11 @@ def test_representative_commands_parse_and_land_their_overrides(
         ] == [
             ("FaceForensicsSource", "c23"),
             ("FaceForensicsSource", "c40"),
-            ("DeepfakeTIMITSource", None),
+            ("ReencodedSource", None),
         ]
+        timit = pool[1]["sources"][2]["init_args"]  # re-encoded at CRF 23 and 40, as Sec. IV-B says
+        assert timit["crfs"] == [23, 40]
+        assert timit["source"]["class_path"] == "datamodules.sources.DeepfakeTIMITSource"
         assert configs["mfom-lstm"]["data"]["init_args"]["clip_len"] == 20  # the paper config's, kept
 
 
