@@ -1,11 +1,13 @@
 """The ``lightning`` / ``deepfake-suite`` command.
 
 ``fit``, ``validate``, ``test`` and ``predict`` go to the LightningCLI
-(:mod:`deepfake_suite.lightning_cli`); ``preprocess`` (videos -> face-crop store) runs no Trainer
-and has its own parser; ``score`` (screen a folder of videos at an operating point chosen on
-validation data, :mod:`deepfake_suite.screening`) parses its own arguments before it imports
-Lightning. Lightning is imported only where a Trainer runs: it costs ~10 s, which every
-``preprocess`` worker and ``--help`` would otherwise pay.
+(:mod:`deepfake_suite.lightning_cli`); ``prepare_data`` takes a ``fit`` command's arguments and
+runs only the datamodule's ``prepare_data`` (data generation, re-encoding, face crops) in one
+process; ``preprocess`` (videos -> face-crop store) runs no Trainer and has its own parser;
+``score`` (screen a folder of videos at an operating point chosen on validation data,
+:mod:`deepfake_suite.screening`) parses its own arguments before it imports Lightning. Lightning is
+imported only where a Trainer runs: it costs ~10 s, which every ``preprocess`` worker and
+``--help`` would otherwise pay.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ def main(args: list[str] | None = None) -> None:
             from datamodules.preprocessing.command import preprocess_command
 
             preprocess_command(argv[1:])
+        elif argv[:1] == ["prepare_data"]:
+            from deepfake_suite.lightning_cli import prepare_data_command
+
+            prepare_data_command(argv[1:])
         elif argv[:1] == ["score"]:
             from deepfake_suite.screening import score_command
 

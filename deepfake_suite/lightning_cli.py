@@ -146,6 +146,19 @@ class SuiteCLI(LightningCLI):
         self.config_init[subcommand]["ckpt_path"] = resolved
 
 
+def prepare_data_command(args: list[str]) -> None:
+    """``lightning prepare_data --config ...``: the datamodule's ``prepare_data`` alone, in this process.
+
+    Takes a ``fit`` command's arguments. Generating, re-encoding or face-cropping a large dataset
+    inside a multi-GPU ``fit`` runs on one rank while the others wait at a barrier, which times out
+    after 30 minutes; run this first, on one process, and the ``fit`` finds the data ready.
+    """
+    cli = SuiteCLI(args=args, run=False)
+    cli.datamodule.prepare_data()
+    source = getattr(cli.datamodule, "source", None)
+    print(f"data prepared: {type(cli.datamodule).__name__} of {type(source).__name__}")
+
+
 def _as_list(value: Any) -> list[Any]:
     if value is None or isinstance(value, bool):
         return []

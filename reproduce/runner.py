@@ -97,7 +97,7 @@ def commands(
     experiment: Experiment, layout: Layout, extra_args: Sequence[str] = (), logger_args: Sequence[str] = ()
 ) -> list[list[str]]:
     """The CLI argument lists (without the program name) that run ``experiment``: fit then test,
-    or test alone of another experiment's best checkpoint."""
+    or test alone of another experiment's best checkpoint; at full scale ``prepare_data`` first."""
     common = [arg for config in experiment.command_configs(layout.scale) for arg in ("--config", config)]
     common += [
         f"--run_name={experiment.name}",
@@ -111,9 +111,15 @@ def commands(
         f"{key}={layout.best_checkpoint(source)}" for key, source in experiment.checkpoint_args.items()
     ]
     common += [*logger_args, *extra_args]
+    # Full scale: data preparation (face crops, re-encodings) first, in one process, so that a
+    # multi-GPU run's ranks never wait on it at a barrier (which times out after 30 minutes).
+    prepare = [["prepare_data", *common]] if layout.scale == "full" else []
     if experiment.test_checkpoint_of is not None:
-        return [["test", *common, f"--ckpt_path={layout.best_checkpoint(experiment.test_checkpoint_of)}"]]
-    return [["fit", *common], ["test", *common, "--ckpt_path=best"]]
+        return [
+            *prepare,
+            ["test", *common, f"--ckpt_path={layout.best_checkpoint(experiment.test_checkpoint_of)}"],
+        ]
+    return [*prepare, ["fit", *common], ["test", *common, "--ckpt_path=best"]]
 
 
 DEFAULT_ENTRY = "deepfake_suite.cli:main"

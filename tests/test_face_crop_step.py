@@ -234,3 +234,21 @@ def test_stores_default_to_a_folder_beside_the_dataset(tmp_path: Path) -> None:
     dm.setup("fit")
     (store,) = _stores(tmp_path / "datasets" / "stores")
     assert Path(dm.source.root).name == store  # type: ignore[attr-defined]
+
+
+def test_prepare_data_command_crops_in_one_process_and_trains_nothing(
+    cli_args: list[str], tmp_path: Path
+) -> None:
+    from deepfake_suite.cli import main
+
+    stores = tmp_path / "stores"
+    crops = [
+        "--data.init_args.face_crops.detector=sidecar",
+        f"--data.init_args.face_crops.stores={stores}",
+        "--data.init_args.face_crops.num_workers=0",
+    ]
+    main(["prepare_data", *cli_args, *crops, "--run_name=prep"])
+    (store,) = _stores(stores)
+    assert (stores / store / "manifest.csv").is_file()
+    assert not (tmp_path / "runs" / "prep" / "checkpoints").exists()
+    assert not (tmp_path / "results").exists()

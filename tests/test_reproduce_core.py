@@ -69,7 +69,10 @@ def test_commands_fit_then_test_best_or_test_another_runs_checkpoint(tmp_path: P
     assert fit[0] == "fit" and test[0] == "test" and test[-1] == "--ckpt_path=best"
     assert fit[1:5] == ["--config", "experiments/base.yaml", "--config", "experiments/smoke/base.yaml"]
     assert "--trainer.max_epochs=2" in fit and fit[-1] == "--trainer.devices=1"
-    assert "--trainer.max_epochs=2" not in commands(base, Layout(tmp_path, "full"))[0]
+    # Full scale prepares the data (face crops, re-encodings) in one process before a DDP fit.
+    prepare, full_fit, _ = commands(base, Layout(tmp_path, "full"), extra_args=["--trainer.devices=4"])
+    assert prepare[0] == "prepare_data" and prepare[1:] == full_fit[1:]
+    assert "--trainer.max_epochs=2" not in full_fit
     tagged = commands(base, layout, logger_args=wandb_args(base, ["mfom-table_i", "mfom-table_x"], "smoke"))[
         0
     ]
