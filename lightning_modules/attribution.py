@@ -65,7 +65,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.utilities import move_data_to_device, rank_zero_warn
 from torch import Tensor, nn
@@ -86,11 +85,12 @@ from lightning_modules.embedding_classifiers import (
     EmbeddingClassifiers,
     NearestCentroidScorer,
 )
+from lightning_modules.eval_epoch import EpochCollector, shuffled_triplet_loss
 from losses.arcface_mod import ArcFaceMod
 from losses.semi_hard_triplet import SemiHardTripletLoss
 from metrics import functional as MF
 from metrics.detection import DEFAULT_P_TARGETS
-from metrics.functional.aggregation import Reduction, aggregate_by_group, deduplicate
+from metrics.functional.aggregation import Reduction, aggregate_by_group
 
 #: Sec. 2.2: the threshold where 10 % of the fake videos are accepted as real.
 PAPER_HTER_P_MISS = 0.10
@@ -106,38 +106,6 @@ def paper_adam(params: Iterable[Any]) -> torch.optim.Optimizer:
 def dataset_of(video_id: str) -> str:
     """Source dataset of a video: the first part of its id (``dataset/method/compression/name``)."""
     return video_id.split("/", 1)[0]
-
-
-class EpochCollector:
-    """Per-frame tensors of one validation or test epoch, gathered over processes at its end."""
-
-    def __init__(self) -> None:
-        self.parts: dict[str, list[Tensor]] = {}
-
-    def add(self, rows: dict[str, Tensor]) -> None:
-        for key, value in rows.items():
-            self.parts.setdefault(key, []).append(value.detach())
-
-    def __bool__(self) -> bool:
-        return bool(self.parts)
-
-    def reset(self) -> None:
-        self.parts = {}
-
-    def gathered(self, module: LightningModule | None = None, world_size: int = 1) -> dict[str, Tensor]:
-        """Every process's rows, each sample once (by ``index``).
-
-        ``DistributedSampler`` gives every rank the same number of samples (it pads with
-        repeats), so ``all_gather`` sees equal shapes; the repeats go by ``index``.
-        """
-        data = {key: torch.cat(parts) for key, parts in self.parts.items()}
-        if world_size > 1 and module is not None:
-            data = {
-                key: torch.as_tensor(module.all_gather(value)).flatten(0, 1) for key, value in data.items()
-            }
-        keys = list(data)
-        kept = deduplicate(data["index"], *(data[key] for key in keys))
-        return dict(zip(keys, kept[1:], strict=True))
 
 
 def operating_point(scores: Tensor, labels: Tensor, threshold: Tensor) -> dict[str, float]:
@@ -435,28 +403,16 @@ class AttributionXception(FrameDetector):
             super().test_step(batch, batch_idx)
 
     def shuffled_triplet_loss(self, embeddings: Tensor, classes: Tensor) -> Tensor:
-        """Semi-hard triplet loss of an evaluation epoch, on batches drawn as in training.
-
-        Evaluation loaders are sequential, and frames of one method follow each other: most of
-        their batches hold one class, no triplet, and a loss of 0 that would make ``val/loss``
-        useless for model selection. The epoch's embeddings are instead cut into batches of the
-        training batch size after a permutation fixed by ``seed`` (the same every epoch), and the
-        loss is averaged over them, weighted by their size.
+        """Semi-hard triplet loss of an evaluation epoch on shuffled training-size batches
+        (:func:`~lightning_modules.eval_epoch.shuffled_triplet_loss`): ``val/loss`` of the triplet head.
 
         Args:
             embeddings: (N, D) embeddings of the whole epoch.
             classes: (N,) attribution classes.
-
-        Returns:
-            0-dim loss.
         """
         batch_size = int(getattr(getattr(self._trainer, "datamodule", None), "batch_size", 16))
-        order = torch.randperm(len(classes), generator=torch.Generator().manual_seed(self.seed))
-        total = embeddings.new_zeros((), dtype=torch.float32)
         with self._full_precision():
-            for chunk in order.to(embeddings.device).split(batch_size):
-                total = total + self.criterion(embeddings[chunk].float(), classes[chunk]) * len(chunk)
-        return total / max(len(classes), 1)
+            return shuffled_triplet_loss(self.criterion, embeddings, classes, batch_size, self.seed)
 
     def on_validation_epoch_end(self) -> None:
         collector = self._epoch["val"]

@@ -45,7 +45,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from deepfake_suite.errors import SuiteError
-from lightning_modules.base import LOSS_BATCH_SIZE, DetectorModule, FrameDetector
+from lightning_modules.base import DetectorModule, FrameDetector
+from lightning_modules.eval_epoch import EpochCollector, shuffled_triplet_loss
 from lightning_modules.triplet_networks import (
     KINETICS_PIXEL_CFG,
     FaceEmbedder,
@@ -228,6 +229,7 @@ class TripletFaceNet(FrameDetector):
         self._running_count: Tensor
         self.register_buffer("_running_sum", torch.zeros(2, embedding_dim), persistent=False)
         self.register_buffer("_running_count", torch.zeros(2), persistent=False)
+        self._eval_rows = {"val": EpochCollector(), "test": EpochCollector()}
 
     # ------------------------------------------------------------------------------ network
 
@@ -259,13 +261,48 @@ class TripletFaceNet(FrameDetector):
         loss = self.criterion(outputs["embedding"], labels)
         if self.training:
             self._accumulate_centroids(outputs["embedding"].detach(), labels)
-            return {"loss": loss}
-        # Sequential evaluation batches often hold one class: no triplet, and a loss of 0 that
-        # says nothing. They get weight 0, so val/loss averages the batches that have triplets
-        # (NaN if none has). One host sync, in evaluation only.
-        counts = torch.bincount(labels.long(), minlength=2)
-        has_triplet = bool(((counts >= 2).any() & ((counts > 0).sum() >= 2)).item())
-        return {"loss": loss, LOSS_BATCH_SIZE: len(labels) if has_triplet else 0}
+        return {"loss": loss}
+
+    # ------------------------------------------------------------------- evaluation loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluation_step(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluation_step(batch, "test")
+
+    def _evaluation_step(self, batch: dict[str, Any], stage: str) -> None:
+        outputs = self(batch)
+        self.update_metrics(stage, outputs, batch)
+        # The loss comes at the epoch's end: sequential evaluation batches mostly hold one class,
+        # hence no triplet and a loss of 0 that would say nothing.
+        rows = {
+            "embedding": outputs["embedding"].float(),
+            "label": _binary_labels(batch),
+            "index": batch["index"],
+        }
+        self._eval_rows[stage].add(rows)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_loss("val")
+        super().on_validation_epoch_end()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_loss("test")
+        super().on_test_epoch_end()
+
+    def _log_epoch_loss(self, stage: str) -> None:
+        """``<stage>/loss``: the semi-hard loss over the epoch's embeddings in shuffled batches of the
+        training size (:func:`~lightning_modules.eval_epoch.shuffled_triplet_loss`); every process
+        gathers every embedding, so all log the same value."""
+        collector = self._eval_rows[stage]
+        if collector:
+            data = collector.gathered(self, self.trainer.world_size)
+            datamodule = getattr(self.trainer, "datamodule", None)
+            batch_size = int(getattr(datamodule, "batch_size", 32))
+            loss = shuffled_triplet_loss(self.criterion, data["embedding"], data["label"], batch_size, seed=0)
+            self.log(f"{stage}/loss", loss)
+        collector.reset()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory([p for p in self.parameters() if p.requires_grad])

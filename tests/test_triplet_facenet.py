@@ -12,6 +12,7 @@ import itertools
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,6 @@ from lightning_modules.bagging import (
     bag_membership,
     majority_vote,
 )
-from lightning_modules.base import LOSS_BATCH_SIZE
 from lightning_modules.triplet_facenet import (
     R3DClipDetector,
     TripletFaceNet,
@@ -127,15 +127,36 @@ def test_loss_uses_the_frames_own_labels_when_annotated() -> None:
     assert math.isclose(float(model.compute_loss(out, batch)["loss"]), expected, rel_tol=1e-4)
 
 
-def test_evaluation_batches_without_a_triplet_weigh_nothing_in_the_epoch_loss() -> None:
-    # Sequential val batches often hold one class: their loss of 0 means "no triplet", not "good".
+def test_evaluation_loss_is_the_epochs_triplet_loss_over_shuffled_training_size_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Sequential val batches hold one class: their own loss would be 0 ("no triplet", not "good").
     model = _triplet().eval()
-    mixed, reals, lone = _frame_batch([0, 1, 1, 0]), _frame_batch([0, 0, 0, 0]), _frame_batch([0, 1])
+    logged: dict[str, Any] = {}
+    monkeypatch.setattr(model, "log", lambda key, value, **kwargs: logged.__setitem__(key, value))
+    monkeypatch.setattr(model, "update_metrics", lambda *args: None)
+    model._trainer = SimpleNamespace(world_size=1, datamodule=SimpleNamespace(batch_size=4))  # type: ignore[assignment]
+    reals, fakes = _frame_batch([0, 0, 0, 0], seed=1), _frame_batch([1, 1, 1, 1], seed=2)
+    fakes["index"] = fakes["index"] + 4
     with torch.no_grad():
-        assert model.compute_loss(model(mixed), mixed)[LOSS_BATCH_SIZE] == 4
-        assert model.compute_loss(model(reals), reals)[LOSS_BATCH_SIZE] == 0
-        assert model.compute_loss(model(lone), lone)[LOSS_BATCH_SIZE] == 0  # no positive pair
-    assert LOSS_BATCH_SIZE not in model.train().compute_loss(model(mixed), mixed)
+        model._evaluation_step(reals, "val")
+        model._evaluation_step(fakes, "val")
+        embeddings = torch.cat([model(reals)["embedding"], model(fakes)["embedding"]])
+        model._log_epoch_loss("val")
+    labels = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    assert float(model.criterion(embeddings[:4], labels[:4])) == 0.0
+    order = torch.randperm(8, generator=torch.Generator().manual_seed(0))
+    reference = (
+        sum(
+            _semi_hard_reference(embeddings[chunk], labels[chunk].tolist(), margin=1.0) * len(chunk)
+            if len(set(labels[chunk].tolist())) == 2
+            else 0.0
+            for chunk in order.split(4)
+        )
+        / 8
+    )
+    assert float(logged["val/loss"]) == pytest.approx(reference, rel=1e-4) and reference > 0
+    assert not model._eval_rows["val"]  # reset for the next epoch
 
 
 def test_centroid_score_is_the_relative_squared_distance_to_the_real_centroid() -> None:
