@@ -619,11 +619,6 @@ def test_paper_config_builds_without_weights(name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="known gap (issue 6): the smoke config learns but not clearly yet (2026-11-23: test video "
-    "AUC 0.66, RF 0.67, SGD 0.70; val 0.77; was 0.55 / 0.47 / 0.51)",
-    strict=False,
-)
 def test_triplet_smoke_config_learns_clearly_better_than_chance(tmp_path: Path) -> None:
     from deepfake_suite.cli import main
 
@@ -637,6 +632,7 @@ def test_triplet_smoke_config_learns_clearly_better_than_chance(tmp_path: Path) 
     main(["fit", *common])
     main(["test", *common, "--ckpt_path=best"])
     metrics = json.loads((tmp_path / "results" / "learn.json").read_text())["metrics"]
-    assert metrics["test/video_auc"] > 0.65
-    assert metrics["test/video_rf_auc"] > 0.65
-    assert metrics["test/video_sgd_auc"] > 0.65
+    # Measured 0.82 / 0.81 / 0.82 on 128 test videos (an AUC's standard error there is ~0.04).
+    assert metrics["test/video_auc"] > 0.7
+    assert metrics["test/video_rf_auc"] > 0.7
+    assert metrics["test/video_sgd_auc"] > 0.7
