@@ -18,7 +18,7 @@ SCALE ?= smoke
 DATA_ROOT ?=
 REPRODUCE_ARGS ?=
 
-.PHONY: help setup demo test test-all lint typecheck bench bench-data reproduce-tables readme-tables clean
+.PHONY: help setup demo test test-all lint typecheck bench bench-data bench-detectors reproduce-tables readme-tables clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ bench: $(STAMP) ## Time metrics vs scikit-learn and the O(n log n) AUC loss vs p
 
 bench-data: $(STAMP) ## Frames/s of the frame and clip train loaders per num_workers, vs one H100's need
 	$(PY) bench/data_bench.py $(BENCH_DATA_ARGS)
+
+bench-detectors: $(STAMP) ## Training frames/s of every paper config beside its bare backbone's (GPU: BENCH_DETECTOR_ARGS="--device cuda")
+	$(PY) bench/detector_bench.py $(BENCH_DETECTOR_ARGS)
 
 reproduce-tables: $(STAMP) ## Run every experiment behind the papers' tables (SCALE=smoke|full), draw the tables
 	$(PY) -m reproduce --scale $(SCALE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) $(REPRODUCE_ARGS)
