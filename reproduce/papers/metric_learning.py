@@ -66,7 +66,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         "triplet",
         "triplet_facenet",
         "ffpp_c40",
-        ("--data.init_args.source.init_args.root=data/synthetic-smoke-frames-c40",),
+        ("--data.init_args.source.init_args.root=data/synthetic-smoke-frames320-c40",),
     ),
 )
 
