@@ -307,6 +307,9 @@ def detector_rate(
 
 def measure(config: str, args: argparse.Namespace) -> Row:
     extra = [f"--trainer.precision={args.precision}"] if args.precision else []
+    if args.no_compile:
+        # Compilation happens in the detectors' constructors: it must be off before they run.
+        extra.append("--model.init_args.compile=false")
     cli = build_cli(config, extra)
     precision = str(args.precision or cli.config.trainer.precision)
     batch = paper_batch(cli.datamodule, args.batch, args.clip_len, args.frame_size)
@@ -314,9 +317,6 @@ def measure(config: str, args: argparse.Namespace) -> Row:
     hparams = dict(getattr(cli.model, "hparams", {}))
     if args.no_compile:
         hparams["compile"] = False
-        for attribute in ("compile",):
-            if hasattr(cli.model, attribute):
-                setattr(cli.model, attribute, False)
     detector = detector_rate(cli, batch, precision, args.device, args.warmup, args.steps)
     backbone: float | None = None
     note = ""
