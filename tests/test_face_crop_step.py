@@ -32,6 +32,23 @@ def _frames(source: object, face_crops: FaceCrops | None, frame_size: int = 32) 
     )
 
 
+def cropped_clips(root: Path, stores: Path, sampling: str, **options: object) -> ClipDataModule:
+    """A tiny ClipDataModule on sidecar face crops, prepared and set up for fit."""
+    dm = ClipDataModule(
+        tiny_source(root),
+        clip_len=4,
+        frame_size=32,
+        batch_size=4,
+        num_workers=0,
+        clip_sampling=sampling,  # type: ignore[arg-type]
+        face_crops=FaceCrops(detector="sidecar", stores=str(stores), num_workers=0),
+        **options,  # type: ignore[arg-type]
+    )
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
 def _items(dm: FrameDataModule | ClipDataModule, split: str) -> dict[tuple[str, int], dict]:
     dataset = dm.datasets[split]
     return {(item["video_id"], i): item for i, item in enumerate(dataset[j] for j in range(len(dataset)))}
@@ -131,19 +148,7 @@ def test_even_clips_store_clip_len_frames_and_consecutive_clips_every_frame(
     tiny_synthetic_root: Path, tmp_path: Path
 ) -> None:
     def clips(sampling: str) -> ClipDataModule:
-        crops = FaceCrops(detector="sidecar", stores=str(tmp_path / sampling), num_workers=0)
-        dm = ClipDataModule(
-            tiny_source(tiny_synthetic_root),
-            clip_len=4,
-            frame_size=32,
-            batch_size=4,
-            num_workers=0,
-            clip_sampling=sampling,  # type: ignore[arg-type]
-            face_crops=crops,
-        )
-        dm.prepare_data()
-        dm.setup("fit")
-        return dm
+        return cropped_clips(tiny_synthetic_root, tmp_path / sampling, sampling)
 
     even = clips("even")
     assert {r.n_frames for r in even._manifest()} == {4}

@@ -186,21 +186,9 @@ def test_face_runs_on_videos_asks_for_a_store(tiny_synthetic_root: Path) -> None
 def test_clip_datamodule_crops_faces_then_samples_face_runs(
     tiny_synthetic_root: Path, tmp_path: Path
 ) -> None:
-    from datamodules import ClipDataModule, FaceCrops
-    from tests.test_preprocessing import tiny_source
+    from tests.test_face_crop_step import cropped_clips
 
-    dm = ClipDataModule(
-        tiny_source(tiny_synthetic_root),
-        clip_len=4,
-        frame_size=32,
-        batch_size=4,
-        num_workers=0,
-        clip_sampling="face_runs",
-        clips_per_video=2,
-        face_crops=FaceCrops(detector="sidecar", stores=str(tmp_path), num_workers=0),
-    )
-    dm.prepare_data()
-    dm.setup("fit")
+    dm = cropped_clips(tiny_synthetic_root, tmp_path, "face_runs", clips_per_video=2)
     train = dm.datasets["train"]
     # Every synthetic frame has its face: runs of 10, two back-to-back windows of 4 per video.
     assert len(train) == 2 * len(train.records)
