@@ -4,13 +4,16 @@
 ``results/smoke/tables/`` by this module, never typed: ``make readme-tables`` (after ``make
 reproduce-tables``) rewrites the block between :data:`START` and :data:`END` in README.md and the
 whole of ``docs/smoke_tables.md``, each stamped with the commit and how many experiments had
-results, so a stale copy is visible as such.
+results, so a stale copy is visible as such. The figures that page shows are copied into
+``docs/figures/`` beside it, so its image links resolve on the project page too.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +23,8 @@ from deepfake_suite.errors import SuiteError
 REPO = Path(__file__).resolve().parent.parent
 START = "<!-- smoke-tables:start: written by `make readme-tables`, do not edit by hand -->"
 END = "<!-- smoke-tables:end -->"
+#: An image link of the rendered tables' README, which sits in ``results/<scale>/tables/``.
+_FIGURE_LINK = re.compile(r"\]\(\.\./figures/([^)/]+\.png)\)")
 #: One table per paper in the README; docs/smoke_tables.md holds every table.
 README_TABLES = (
     "mfom-table_i",
@@ -75,11 +80,42 @@ def publish(
     # The README's own headings are level 2 and 3: the tables' "###" titles become level 4.
     sections = [s.replace("### ", "#### ", 1) for s in sections]
     target = full_copy.relative_to(readme.parent).as_posix()
-    link = f"Every table and its notes: [docs/smoke_tables.md]({target})."
+    link = (
+        "Every table, its notes, and the figures (DET and ROC curves, t-SNE, AUC against imbalance, "
+        f"Grad-CAM): [docs/smoke_tables.md]({target})."
+    )
     block = "\n\n".join([stamp, *sections, link])
-    atomic_write_text(readme, replace_block(readme.read_text(encoding="utf-8"), block))
     full = combined.read_text(encoding="utf-8").replace("\n\n", f"\n\n{stamp}\n\n", 1)
+    full = publish_figures(full, tables_dir.parent / "figures", full_copy.parent / "figures")
+    atomic_write_text(readme, replace_block(readme.read_text(encoding="utf-8"), block))
     atomic_write_text(full_copy, full)
+
+
+def publish_figures(markdown: str, figures: Path, target: Path) -> str:
+    """Copy every figure ``markdown`` links into ``target`` and point its links there.
+
+    ``markdown`` links figures as ``../figures/<name>.png``, relative to ``results/<scale>/tables``;
+    the returned text links ``figures/<name>.png``, relative to ``target``'s parent. PNGs in
+    ``target`` that no link names any more are removed, so a figure dropped from the results does
+    not linger on the page.
+
+    Raises:
+        SuiteError: a linked figure is missing from ``figures`` (nothing is copied then).
+    """
+    names = sorted(set(_FIGURE_LINK.findall(markdown)))
+    missing = [name for name in names if not (figures / name).is_file()]
+    if missing:
+        raise SuiteError(f"figures {missing} are linked by the tables but missing from {figures}")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        # Copy under a temporary name then rename, so a reader never sees half a PNG.
+        partial = target / f".{name}.tmp"
+        shutil.copyfile(figures / name, partial)
+        partial.replace(target / name)
+    for stale in target.glob("*.png"):
+        if stale.name not in names:
+            stale.unlink()
+    return _FIGURE_LINK.sub(lambda m: f"]({target.name}/{m.group(1)})", markdown)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,40 @@ def test_bad_readme_or_missing_tables_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(SuiteError, match=r"no rendered tables \['q-table_2'\].*make reproduce-tables"):
         publish(tables, readme, tmp_path / "out.md", slugs=["q-table_2"])
     assert readme.read_text() == f"{START}\n{END}\n"  # nothing written on error
+
+
+def test_linked_figures_are_copied_beside_the_page_and_stale_ones_removed(tmp_path: Path) -> None:
+    tables = _tables(tmp_path, ["p-table_1"])
+    combined = tables / "README.md"
+    combined.write_text(combined.read_text() + "\n**DET**\n\n![DET of Table I](../figures/p-det.png)\n")
+    (tables.parent / "figures").mkdir()
+    (tables.parent / "figures" / "p-det.png").write_bytes(b"\x89PNG det")
+    (tables.parent / "figures" / "unlinked.png").write_bytes(b"\x89PNG other")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{START}\n{END}\n")
+    docs = tmp_path / "docs" / "smoke_tables.md"
+    (docs.parent / "figures").mkdir(parents=True)
+    (docs.parent / "figures" / "old-grad_cam.png").write_bytes(b"\x89PNG old")
+
+    publish(tables, readme, docs, slugs=["p-table_1"])
+    page = docs.read_text()
+    assert "![DET of Table I](figures/p-det.png)" in page and "../figures" not in page
+    assert sorted(f.name for f in (docs.parent / "figures").iterdir()) == ["p-det.png"]
+    assert (docs.parent / "figures" / "p-det.png").read_bytes() == b"\x89PNG det"
+
+    (tables.parent / "figures" / "p-det.png").unlink()
+    readme.write_text(f"{START}\n{END}\n")
+    with pytest.raises(SuiteError, match=r"figures \['p-det.png'\] are linked .* missing from .*figures"):
+        publish(tables, readme, docs, slugs=["p-table_1"])
+    assert readme.read_text() == f"{START}\n{END}\n" and docs.read_text() == page  # nothing written
+
+
+def test_every_image_the_published_pages_show_is_in_the_repository() -> None:
+    from reproduce.readme import REPO
+
+    for page in (REPO / "README.md", REPO / "docs" / "smoke_tables.md"):
+        for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page.read_text(encoding="utf-8")):
+            assert (page.parent / target).is_file(), f"{page.name} shows {target}, not in the repository"
 
 
 def test_the_projects_readme_has_the_block_and_the_embedded_tables_exist() -> None:
