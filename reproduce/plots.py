@@ -4,6 +4,7 @@
 - ROC curves of each dual-level table, one curve per row's run, a panel per level;
 - AUC vs imbalance ratio (dual-level Fig. 1b at frame level, Fig. 7 at video level), ours solid
   and the published numbers dashed;
+- AUC vs the AUC loss's margin gamma on the Celeb-DF subsets (dual-level Fig. 6);
 - t-SNE plots the attribution runs draw themselves (attribution Figs. 2-3), copied;
 - Grad-CAM (Captum's ``LayerGradCam``) on a few test frames of one frame-level run.
 
@@ -262,25 +263,26 @@ def plot_roc_curves(panels: Mapping[str, Mapping[str, Path | None]], out: Path, 
     return save_figure(figure, out)
 
 
-def auc_vs_imbalance_points(
+def series_points(
     series: Mapping[str, Mapping[float, ResultPoint]],
+    describe_x: Callable[[float], str] = lambda ratio: f"1:{ratio:g}",
 ) -> dict[str, list[tuple[float, float]]]:
-    """Read each point's metric from its results file: ``{label: [(ratio, value), ...]}`` by ratio.
+    """Read each point's metric from its results file: ``{label: [(x, value), ...]}`` by x.
 
     A missing file, a failed run (no ``metrics``) or a missing or non-finite key leaves the point out,
-    with a printed note; a series without points is dropped.
+    with a printed note naming the point by ``describe_x(x)``; a series without points is dropped.
     """
     points: dict[str, list[tuple[float, float]]] = {}
-    for label, by_ratio in series.items():
-        for ratio, (path, key) in sorted(by_ratio.items()):
+    for label, by_x in series.items():
+        for x, (path, key) in sorted(by_x.items()):
             if not Path(path).is_file():
-                print(f"figure input: no results for {label!r} at 1:{ratio:g} ({path}), left out")
+                print(f"figure input: no results for {label!r} at {describe_x(x)} ({path}), left out")
                 continue
             value = (json.loads(Path(path).read_text(encoding="utf-8")).get("metrics") or {}).get(key)
             if value is None or not math.isfinite(float(value)):
                 print(f"figure input: {path} has no finite {key!r}, left out")
                 continue
-            points.setdefault(label, []).append((float(ratio), float(value)))
+            points.setdefault(label, []).append((float(x), float(value)))
     return points
 
 
@@ -304,7 +306,7 @@ def plot_auc_vs_imbalance(
     Returns:
         ``out``, or ``None`` (with the reason printed) when no results file has the metric.
     """
-    points = auc_vs_imbalance_points(series)
+    points = series_points(series)
     if not points:
         _skip(out.stem, "no imbalanced-subset run has results yet")
         return None
@@ -332,6 +334,52 @@ def plot_auc_vs_imbalance(
     axes.set_xticklabels([f"1:{r:g}" for r in sorted(ratios)])
     axes.minorticks_off()
     axes.set(xlabel="fake:real ratio of the subset", ylabel=ylabel)
+    axes.legend(fontsize=6)
+    axes.grid(True, linewidth=0.3)
+    axes.set_title(title, fontsize=9)
+    return save_figure(figure, out)
+
+
+def plot_auc_vs_gamma(
+    series: Mapping[str, Mapping[str, Mapping[float, ResultPoint]]],
+    out: Path,
+    title: str,
+    default_gamma: float | None = None,
+) -> Path | None:
+    """AUC against the AUC-loss margin gamma, one colour per subset (dual-level Fig. 6).
+
+    Args:
+        series: Subset label -> level (``video`` solid, ``frame`` dashed) -> gamma -> ``(results
+            json, metric key)`` of the run at that margin.
+        out: PNG to write.
+        title: Figure title.
+        default_gamma: Drawn as a dotted vertical line (the paper's default, 0.15).
+
+    Returns:
+        ``out``, or ``None`` (with the reason printed) when no run of the sweep has results.
+    """
+    figure = Figure(figsize=(6.0, 4.5))
+    axes = figure.subplots()
+    drawn = False
+    for subset, levels in series.items():
+        colour = None
+        for level, style in (("video", "-"), ("frame", "--")):
+            points = series_points(
+                {f"{subset} {level}": levels.get(level, {})}, describe_x=lambda g: f"gamma {g:g}"
+            )
+            for label, values in points.items():
+                x, y = zip(*values, strict=True)
+                (line,) = axes.plot(
+                    x, [100 * v for v in y], marker="o", linestyle=style, color=colour, label=label
+                )
+                colour, drawn = line.get_color(), True
+    if not drawn:
+        _skip(out.stem, "no run of the gamma sweep has results yet")
+        return None
+    if default_gamma is not None:
+        label = f"default {default_gamma:g}"
+        axes.axvline(default_gamma, color="0.6", linestyle=":", linewidth=0.8, label=label)
+    axes.set(xlabel="AUC-loss margin γ", ylabel="AUC (%)")
     axes.legend(fontsize=6)
     axes.grid(True, linewidth=0.3)
     axes.set_title(title, fontsize=9)
@@ -653,6 +701,33 @@ def imbalance_figures(tables: Sequence[TableSpec], layout: Layout) -> list[Figur
     return specs
 
 
+def gamma_figures(experiments: Sequence[Experiment], layout: Layout) -> list[FigureSpec]:
+    """Dual-level Fig. 6, AUC against the AUC loss's margin gamma, from the registered sweep
+    (:data:`reproduce.papers.dual_level.GAMMA_SWEEP`), when the registry holds its runs."""
+    from reproduce.papers.dual_level import DEFAULT_GAMMA, GAMMA_SWEEP
+
+    registered = {e.name for e in experiments}
+    series: dict[str, dict[str, dict[float, ResultPoint]]] = {}
+    for setting, runs in GAMMA_SWEEP.items():
+        subset = setting.replace("celeb_", "Celeb-")
+        for gamma, run in runs.items():
+            if run not in registered:
+                continue
+            for level in ("video", "frame"):
+                point = (layout.results(run), f"test/{level}_auc")
+                series.setdefault(subset, {}).setdefault(level, {})[float(gamma)] = point
+    if not series:
+        return []
+    title = f"Dual-level Fig. 6: AUC vs the AUC-loss margin γ ({layout.scale} scale; dashed: frame level)"
+    return [
+        FigureSpec(
+            "dual_level-auc_vs_gamma",
+            "AUC against the AUC loss's margin γ on the Celeb-DF subsets (dual-level paper Fig. 6)",
+            functools.partial(plot_auc_vs_gamma, series, title=title, default_gamma=float(DEFAULT_GAMMA)),
+        )
+    ]
+
+
 def grad_cam_figures(experiments: Sequence[Experiment], layout: Layout) -> list[FigureSpec]:
     """Grad-CAM of the first frame-level run (by :data:`GRAD_CAM_CONFIGS`) that has results."""
     for config in GRAD_CAM_CONFIGS:
@@ -682,6 +757,7 @@ def figure_specs(
         lambda: det_figures(tables, layout),
         lambda: roc_figures(tables, layout),
         lambda: imbalance_figures(tables, layout),
+        lambda: gamma_figures(experiments, layout),
         lambda: grad_cam_figures(experiments, layout),
     )
     specs: list[FigureSpec] = []

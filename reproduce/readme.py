@@ -81,7 +81,7 @@ def publish(
     sections = [s.replace("### ", "#### ", 1) for s in sections]
     target = full_copy.relative_to(readme.parent).as_posix()
     link = (
-        "Every table, its notes, and the figures (DET and ROC curves, t-SNE, AUC against imbalance, "
+        "Every table, its notes, and the figures (DET and ROC curves, t-SNE, AUC against imbalance and γ, "
         f"Grad-CAM): [docs/smoke_tables.md]({target})."
     )
     block = "\n\n".join([stamp, *sections, link])

@@ -222,7 +222,7 @@ def test_auc_vs_imbalance_reads_each_runs_key(tmp_path: Path) -> None:
             100.0: (tmp_path / "not_run.json", "test/frame_auc"),
         },
     }
-    assert plots.auc_vs_imbalance_points(series) == {
+    assert plots.series_points(series) == {
         "Ours": [(10.0, 0.9), (30.0, 0.71)],
         "Xception": [(30.0, 0.52)],
     }
@@ -248,6 +248,28 @@ def test_imbalance_series_come_from_the_subset_tables(tmp_path: Path) -> None:
     }
     assert published == {"Xception": {30: pytest.approx(0.50), 10: pytest.approx(0.60)}}
     assert plots.imbalance_series(tables, layout, "video") == ({}, {})
+
+
+def test_gamma_sweep_figure_reads_each_registered_margins_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reproduce.papers.dual_level import GAMMA_SWEEP
+
+    layout = Layout(tmp_path, "smoke")
+    celeb_10 = GAMMA_SWEEP["celeb_10"]
+    _results(layout.results(celeb_10["0.3"]), {"test/video_auc": 0.8, "test/frame_auc": 0.6})
+    _results(layout.results(celeb_10["0.15"]), {"test/video_auc": 0.7, "test/frame_auc": 0.65})
+    registered = [Experiment(name=run, paper="dual_level", configs=("x.yaml",)) for run in celeb_10.values()]
+    (spec,) = plots.gamma_figures(registered, layout)
+    series = spec.draw.args[0]  # type: ignore[attr-defined]
+    assert set(series) == {"Celeb-10"}  # the other subsets' runs are not in this registry
+    assert set(series["Celeb-10"]["video"]) == {float(g) for g in celeb_10}
+    assert plots.series_points({"v": series["Celeb-10"]["video"]}) == {"v": [(0.15, 0.7), (0.3, 0.8)]}
+    assert plots.series_points({"f": series["Celeb-10"]["frame"]}) == {"f": [(0.15, 0.65), (0.3, 0.6)]}
+    path = spec.draw(tmp_path / "gamma.png")
+    assert path is not None and path.read_bytes().startswith(PNG_MAGIC)
+    assert "at gamma 0.6" in capsys.readouterr().out  # runs without results are named and left out
+    assert plots.gamma_figures([], layout) == []
 
 
 def test_readme_lists_figures_once(tmp_path: Path) -> None:
