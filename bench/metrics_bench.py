@@ -10,9 +10,7 @@ sklearn always runs on CPU numpy; ours runs on ``--device`` (synchronised on CUD
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import median_ms
 from metrics import functional as F
 
 P_TARGETS = (0.1, 0.05, 0.01)
@@ -32,18 +31,6 @@ def sklearn_eer(scores: np.ndarray, labels: np.ndarray) -> float:
     fpr, tpr, _ = roc_curve(labels, scores)
     fnr = 1.0 - tpr
     return float(np.interp(0.0, fpr - fnr, fnr))
-
-
-def median_ms(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> float:
-    fn()  # warm-up (CUDA kernels, allocator, sklearn imports)
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def main() -> None:
